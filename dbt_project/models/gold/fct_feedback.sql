@@ -1,0 +1,74 @@
+with
+
+feedback as (
+
+    select * from {{ ref('stg_bronze__feedback') }}
+    where is_latest_version
+
+),
+
+duplicates as (
+
+    select * from {{ ref('int_feedback__deduplicated') }}
+
+),
+
+enrichment as (
+
+    select * from {{ source('silver', 'feedback_enrichment') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        feedback.doc_id,
+        feedback.source_system,
+        feedback.source_record_id,
+        feedback.text_hash,
+
+        -- timestamps
+        feedback.event_at,
+        feedback.event_date,
+        feedback.ingested_at,
+
+        -- who
+        feedback.account_id,
+        feedback.user_id,
+        feedback.session_id,
+
+        -- where
+        feedback.product,
+        feedback.product_area,
+        feedback.app_version,
+        feedback.platform,
+        feedback.device,
+        feedback.locale,
+        feedback.country,
+
+        -- what
+        feedback.channel,
+        feedback.rating,
+        feedback.clean_text,
+        feedback.clean_agent_text,
+        feedback.clean_system_notes,
+        feedback.resolution_status,
+        enrichment.language,
+        enrichment.language_score,
+
+        -- facts
+        duplicates.copies as copies,
+        feedback.is_text_truncated,
+        feedback.is_event_at_inferred
+
+    from feedback
+    inner join duplicates
+        on feedback.doc_id = duplicates.doc_id
+    left join enrichment
+        on feedback.doc_id = enrichment.doc_id
+    where not duplicates.is_duplicate
+
+)
+
+select * from final

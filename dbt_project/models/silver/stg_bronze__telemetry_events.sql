@@ -1,0 +1,47 @@
+with
+
+events as (
+
+    select * from {{ source('bronze', 'telemetry_events') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (partition by event_id order by ingested_at, source_file, source_offset) as copy_rank
+    from events
+
+),
+
+final as (
+
+    select
+        -- ids
+        event_id,
+        user_id,
+        session_id,
+
+        -- timestamps
+        event_at,
+        cast(event_at as date) as event_date,
+        ingested_at,
+
+        -- what
+        event_type,
+        value,
+        deploy_sha,
+        app_version,
+        coalesce(lower(platform), 'unknown') as platform,
+
+        -- lineage
+        source_file,
+        source_offset
+
+    from ranked
+    where copy_rank = 1
+
+)
+
+select * from final

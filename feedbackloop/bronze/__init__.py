@@ -1,0 +1,1 @@
+"""Bronze: append-only Delta tables holding every record exactly as it arrived, plus quarantine."""

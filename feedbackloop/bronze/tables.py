@@ -1,0 +1,95 @@
+"""Arrow schemas of the bronze Delta tables. dbt's ``_bronze__sources.yml`` declares the same columns."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+TS = pa.timestamp("us", tz="UTC")
+
+FEEDBACK = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source_system", pa.string()),
+        ("source_record_id", pa.string()),
+        ("text_hash", pa.string()),
+        ("event_at", TS),
+        ("ingested_at", TS),
+        ("account_id", pa.string()),
+        ("user_id", pa.string()),
+        ("session_id", pa.string()),
+        ("product", pa.string()),
+        ("product_area", pa.string()),
+        ("app_version", pa.string()),
+        ("platform", pa.string()),
+        ("device", pa.string()),
+        ("locale", pa.string()),
+        ("country", pa.string()),
+        ("channel", pa.string()),
+        ("rating", pa.int32()),
+        ("customer_text", pa.string()),
+        ("agent_text", pa.string()),
+        ("system_notes", pa.string()),
+        ("resolution_status", pa.string()),
+        ("is_text_truncated", pa.bool_()),
+        ("is_event_at_inferred", pa.bool_()),
+        ("raw_payload", pa.string()),
+        ("source_file", pa.string()),
+        ("source_offset", pa.int64()),
+        ("ingest_run_id", pa.string()),
+    ]
+)
+
+TELEMETRY_EVENTS = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_at", TS),
+        ("ingested_at", TS),
+        ("user_id", pa.string()),
+        ("session_id", pa.string()),
+        ("app_version", pa.string()),
+        ("platform", pa.string()),
+        ("event_type", pa.string()),
+        ("value", pa.float64()),
+        ("deploy_sha", pa.string()),
+        ("raw_payload", pa.string()),
+        ("source_file", pa.string()),
+        ("source_offset", pa.int64()),
+        ("ingest_run_id", pa.string()),
+    ]
+)
+
+QUARANTINE = pa.schema(
+    [
+        ("quarantine_id", pa.string()),
+        ("source_system", pa.string()),
+        ("source_file", pa.string()),
+        ("source_offset", pa.int64()),
+        ("reason", pa.string()),
+        ("raw_payload", pa.string()),
+        ("quarantined_at", TS),
+        ("ingest_run_id", pa.string()),
+    ]
+)
+
+INGEST_CHECKPOINT = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("file_size", pa.int64()),
+        ("file_mtime_ns", pa.int64()),
+        ("source_system", pa.string()),
+        ("rows_read", pa.int64()),
+        ("rows_written", pa.int64()),
+        ("rows_duplicate", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("ingest_run_id", pa.string()),
+        ("processed_at", TS),
+    ]
+)
+
+# (table name, schema, key column) for each bronze table the ingest stage appends to.
+TABLES = {
+    "feedback": (FEEDBACK, "doc_id"),
+    "telemetry_events": (TELEMETRY_EVENTS, "event_id"),
+    "quarantine": (QUARANTINE, "quarantine_id"),
+    "ingest_checkpoint": (INGEST_CHECKPOINT, "source_file"),
+}

@@ -1,0 +1,269 @@
+"""Batch ingestion: every new file in the inbox, through its adapter, into the bronze Delta tables.
+
+Idempotent twice over: a file already in the checkpoint is skipped (as Auto Loader does), and rows
+whose key (doc_id / event_id / quarantine_id) is already in bronze are counted as duplicates, not
+written. So a crash between the bronze append and the checkpoint write only costs a re-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pydantic import ValidationError
+
+from feedbackloop.bronze.tables import TABLES
+from feedbackloop.contracts import FeedbackRecord, TelemetryEvent
+from feedbackloop.ingest.base import RowError, SourceAdapter
+from feedbackloop.ingest.sources import adapters_for
+from feedbackloop.lake import Lake
+from feedbackloop.settings import Settings
+
+Progress = Callable[[int, int], None]  # (files done, files in this run)
+
+
+@dataclass
+class IngestStats:
+    files_processed: int = 0
+    files_skipped: int = 0
+    files_empty: int = 0
+    rows_read: int = 0
+    rows_written: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    rows_truncated: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: IngestStats) -> None:
+        for name in ("files_processed", "files_skipped", "files_empty", "rows_read", "rows_written",
+                     "rows_duplicate", "rows_quarantined", "rows_truncated"):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for reason, n in other.quarantine_reasons.items():
+            self.quarantine_reasons[reason] = self.quarantine_reasons.get(reason, 0) + n
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _reason_kind(reason: str) -> str:
+    # Group reasons for the summary: "unparseable timestamp in createdDate: '31/02'" -> "unparseable timestamp"
+    return reason.split(":")[0].split(" in ")[0][:60]
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "record"
+        parts.append(f"{loc}: {err['msg']}")
+    return "invalid record: " + "; ".join(parts)
+
+
+class BronzeWriter:
+    """Buffers canonical rows per bronze table and appends them in bounded batches, skipping known keys."""
+
+    def __init__(self, lake: Lake, run_id: str, batch_rows: int) -> None:
+        self.lake = lake
+        self.run_id = run_id
+        self.batch_rows = batch_rows
+        self._keys: dict[str, set[str]] = {}
+        self._buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+
+    def known(self, table: str) -> set[str]:
+        if table not in self._keys:
+            _, key = TABLES[table]
+            self._keys[table] = self.lake.column_values("bronze", table, key)
+        return self._keys[table]
+
+    def add(self, table: str, row: dict[str, Any]) -> bool:
+        """Queue a row; False when its key is already in bronze (or earlier in this run)."""
+        _, key = TABLES[table]
+        keys = self.known(table)
+        if row[key] in keys:
+            return False
+        keys.add(row[key])
+        buffer = self._buffers[table]
+        buffer.append(row)
+        if len(buffer) >= self.batch_rows:
+            self.flush(table)
+        return True
+
+    def flush(self, table: str | None = None) -> None:
+        for name in [table] if table else list(self._buffers):
+            rows = self._buffers[name]
+            if rows:
+                schema, _ = TABLES[name]
+                self.lake.append("bronze", name, pa.Table.from_pylist(rows, schema=schema))
+                self._buffers[name] = []
+
+
+class FileIngester:
+    """Turns one file's rows into bronze rows or quarantine rows; never raises on bad data."""
+
+    def __init__(self, settings: Settings, writer: BronzeWriter, adapter: SourceAdapter, path: Path) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.adapter = adapter
+        self.path = path
+        self.source_file = str(path)
+        self.now = datetime.now(UTC)
+        self.stats = IngestStats(files_processed=1)
+
+    def quarantine(self, offset: int, reason: str, raw: str) -> None:
+        qid = hashlib.sha256(f"{self.source_file}\x1f{offset}\x1f{reason}".encode()).hexdigest()[:32]
+        row = {
+            "quarantine_id": qid,
+            "source_system": self.adapter.source_system,
+            "source_file": self.source_file,
+            "source_offset": offset,
+            "reason": reason,
+            "raw_payload": raw,
+            "quarantined_at": self.now,
+            "ingest_run_id": self.writer.run_id,
+        }
+        self.writer.add("quarantine", row)
+        self.stats.rows_quarantined += 1
+        kind = _reason_kind(reason)
+        self.stats.quarantine_reasons[kind] = self.stats.quarantine_reasons.get(kind, 0) + 1
+
+    def _feedback_row(self, canonical: dict[str, Any], offset: int, raw: str) -> dict[str, Any]:
+        if not canonical.get("source_record_id"):
+            raise RowError("missing source_record_id")
+        text = canonical.get("customer_text") or ""
+        if not text.strip():
+            raise RowError("empty customer_text")
+        limit = self.settings.max_text_bytes
+        encoded = text.encode("utf-8")
+        if len(encoded) > limit:
+            # The raw payload keeps the full text; the canonical text is cut so downstream stays bounded.
+            canonical["customer_text"] = encoded[:limit].decode("utf-8", "ignore")
+            canonical["is_text_truncated"] = True
+            self.stats.rows_truncated += 1
+        if canonical.get("event_at") is None:
+            canonical["event_at"] = self.now
+            canonical["is_event_at_inferred"] = True
+        record = FeedbackRecord(
+            source_system=self.adapter.source_system,
+            ingested_at=self.now,
+            raw_payload=raw,
+            source_file=self.source_file,
+            source_offset=offset,
+            **canonical,
+        )
+        row = record.model_dump()
+        row["ingest_run_id"] = self.writer.run_id
+        return row
+
+    def _telemetry_row(self, canonical: dict[str, Any], offset: int, raw: str) -> dict[str, Any]:
+        record = TelemetryEvent(
+            ingested_at=self.now,
+            raw_payload=raw,
+            source_file=self.source_file,
+            source_offset=offset,
+            **canonical,
+        )
+        row = record.model_dump()
+        row["ingest_run_id"] = self.writer.run_id
+        return row
+
+    def run(self) -> IngestStats:
+        table = "feedback" if self.adapter.kind == "feedback" else "telemetry_events"
+        to_row = self._feedback_row if table == "feedback" else self._telemetry_row
+        for row in self.adapter.read(self.path):
+            self.stats.rows_read += 1
+            if row.error is not None or row.payload is None:
+                self.quarantine(row.offset, row.error or "unreadable row", row.raw)
+                continue
+            try:
+                bronze_row = to_row(self.adapter.to_canonical(row.payload), row.offset, row.raw)
+            except RowError as exc:
+                self.quarantine(row.offset, str(exc), row.raw)
+                continue
+            except ValidationError as exc:
+                self.quarantine(row.offset, _validation_reason(exc), row.raw)
+                continue
+            if self.writer.add(table, bronze_row):
+                self.stats.rows_written += 1
+            else:
+                self.stats.rows_duplicate += 1
+        if self.stats.rows_read == 0:
+            self.stats.files_empty = 1
+        return self.stats
+
+
+def discover(settings: Settings) -> Iterator[tuple[SourceAdapter, Path]]:
+    """Files under ``inbox/<source>/``, in name order, each paired with its source's adapter."""
+    inbox = Path(settings.inbox_dir)
+    if not inbox.exists():
+        return
+    adapters = adapters_for(settings)
+    for source_dir in sorted(p for p in inbox.iterdir() if p.is_dir()):
+        adapter_factory = adapters.get(source_dir.name)
+        if adapter_factory is None:
+            raise ValueError(
+                f"inbox folder {source_dir.name!r} matches no source; known: {sorted(adapters)}. "
+                "Add a mapping under config/sources/ for a new source."
+            )
+        for path in sorted(p for p in source_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            yield adapter_factory(), path
+
+
+def ingest_inbox(settings: Settings, run_id: str, progress: Progress | None = None) -> IngestStats:
+    """Ingest every file not yet in the checkpoint; returns the counts for the run summary."""
+    lake = Lake(settings)
+    writer = BronzeWriter(lake, run_id, settings.ingest_batch_rows)
+    done = _checkpointed(lake)
+    total = IngestStats()
+    pending = []
+    for adapter, path in discover(settings):
+        stat = path.stat()
+        fingerprint = (str(path), stat.st_size, stat.st_mtime_ns)
+        if fingerprint in done:
+            total.files_skipped += 1
+        else:
+            pending.append((adapter, path, fingerprint))
+    for index, (adapter, path, fingerprint) in enumerate(pending, start=1):
+        stats = FileIngester(settings, writer, adapter, path).run()
+        # Bronze rows must be durable before the checkpoint says the file is done.
+        writer.flush()
+        _record_checkpoint(lake, adapter, fingerprint, stats, run_id)
+        total.add(stats)
+        if progress:
+            progress(index, len(pending))
+    writer.flush()
+    return total
+
+
+def _checkpointed(lake: Lake) -> set[tuple[str, int, int]]:
+    if not lake.exists("bronze", "ingest_checkpoint"):
+        return set()
+    table = lake.read("bronze", "ingest_checkpoint", columns=["source_file", "file_size", "file_mtime_ns"])
+    return set(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
+
+
+def _record_checkpoint(
+    lake: Lake, adapter: SourceAdapter, fingerprint: tuple[str, int, int], stats: IngestStats, run_id: str
+) -> None:
+    schema, _ = TABLES["ingest_checkpoint"]
+    row = {
+        "source_file": fingerprint[0],
+        "file_size": fingerprint[1],
+        "file_mtime_ns": fingerprint[2],
+        "source_system": adapter.source_system,
+        "rows_read": stats.rows_read,
+        "rows_written": stats.rows_written,
+        "rows_duplicate": stats.rows_duplicate,
+        "rows_quarantined": stats.rows_quarantined,
+        "ingest_run_id": run_id,
+        "processed_at": datetime.now(UTC),
+    }
+    lake.append("bronze", "ingest_checkpoint", pa.Table.from_pylist([row], schema=schema))
+
+
+def summarize(stats: IngestStats) -> str:
+    return json.dumps(stats.as_dict(), indent=2)

@@ -1,0 +1,71 @@
+"""Thin helpers over deltalake so every stage reads and writes Delta tables the same way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+
+from feedbackloop.settings import Settings
+
+
+class Lake:
+    """The Delta tables under ``settings.lake_uri``, addressed as ``(layer, name)``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.storage_options = settings.storage_options or None
+
+    def uri(self, layer: str, name: str) -> str:
+        uri = self.settings.table_uri(layer, name)
+        if self.settings.is_local_lake:
+            return str(Path(uri).resolve())
+        return uri
+
+    def table(self, layer: str, name: str) -> DeltaTable | None:
+        try:
+            return DeltaTable(self.uri(layer, name), storage_options=self.storage_options)
+        except TableNotFoundError:
+            return None
+
+    def exists(self, layer: str, name: str) -> bool:
+        return self.table(layer, name) is not None
+
+    def read(self, layer: str, name: str, columns: list[str] | None = None, filter_: Any = None) -> pa.Table:
+        dt = self.table(layer, name)
+        if dt is None:
+            raise FileNotFoundError(f"Delta table {layer}/{name} does not exist yet at {self.uri(layer, name)}")
+        return dt.to_pyarrow_dataset().to_table(columns=columns, filter=filter_)
+
+    def column_values(self, layer: str, name: str, column: str) -> set[str]:
+        """Every value of one column; used for idempotent appends (a million ids is ~100 MB)."""
+        dt = self.table(layer, name)
+        if dt is None:
+            return set()
+        return set(dt.to_pyarrow_dataset().to_table(columns=[column]).column(column).to_pylist())
+
+    def count(self, layer: str, name: str) -> int:
+        dt = self.table(layer, name)
+        if dt is None:
+            return 0
+        return int(dt.to_pyarrow_dataset().count_rows())
+
+    def append(self, layer: str, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        write_deltalake(
+            self.uri(layer, name),
+            data,
+            mode="append",
+            storage_options=self.storage_options,
+        )
+
+    def overwrite(self, layer: str, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        write_deltalake(
+            self.uri(layer, name),
+            data,
+            mode="overwrite",
+            schema_mode="overwrite",
+            storage_options=self.storage_options,
+        )

@@ -1,0 +1,83 @@
+"""The one place every path, target, threshold and endpoint is configured.
+
+Values come from the environment (prefix ``FEEDBACKLOOP_``) or a ``.env`` file; see ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FEEDBACKLOOP_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # -- world ---------------------------------------------------------------------------------
+    target: Literal["embedded", "databricks"] = Field(
+        "embedded", description="embedded = DuckDB + Delta on disk; databricks = Unity Catalog + jobs"
+    )
+
+    # -- lake layout ---------------------------------------------------------------------------
+    lake_uri: str = Field(
+        "lake",
+        description="Root of the Delta lake: a local directory, or s3://, abfss://, /Volumes/... in production",
+    )
+    storage_options: dict[str, str] = Field(
+        default_factory=dict, description="deltalake storage options (cloud credentials) for lake_uri"
+    )
+    inbox_dir: Path = Field(Path("lake/inbox"), description="Batch exports waiting to be ingested")
+    warehouse_path: Path = Field(
+        Path("lake/warehouse.duckdb"), description="DuckDB catalog of views over the Delta tables"
+    )
+
+    # -- ingest --------------------------------------------------------------------------------
+    source_mappings_dir: Path = Field(
+        PROJECT_ROOT / "config" / "sources", description="YAML column mappings for generic CSV/JSONL sources"
+    )
+    zendesk_custom_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="canonical field -> Zendesk custom field id (defaults: demo instance)",
+    )
+    ingest_batch_rows: int = Field(50_000, ge=1, description="Rows per Delta append; bounds memory")
+    max_text_bytes: int = Field(100_000, ge=1, description="Longer customer text is quarantined")
+
+    # -- dbt -----------------------------------------------------------------------------------
+    dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
+    dbt_target: str = Field("duckdb", description="profiles.yml target: duckdb or databricks")
+    dbt_threads: int = Field(2, ge=1)
+
+    # -- databricks (production world) ----------------------------------------------------------
+    databricks_host: str = ""
+    databricks_token: SecretStr = SecretStr("")
+    databricks_http_path: str = ""
+    databricks_catalog: str = "feedbackloop"
+
+    # -- demo ----------------------------------------------------------------------------------
+    demo_seed: int = 7
+    demo_days: int = Field(60, ge=14)
+    demo_end_date: str = Field("2026-11-20", description="Last day (UTC) of generated demo data")
+    demo_reviews_per_day: int = Field(120, ge=1)
+
+    def table_uri(self, layer: str, name: str) -> str:
+        """Location of one Delta table, e.g. ``lake/bronze/feedback``."""
+        return f"{self.lake_uri.rstrip('/')}/{layer}/{name}"
+
+    @property
+    def is_local_lake(self) -> bool:
+        return "://" not in self.lake_uri and not self.lake_uri.startswith("/Volumes/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

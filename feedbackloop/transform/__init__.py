@@ -1,0 +1,1 @@
+"""Transform: dbt builds silver and gold; this package runs it and lets DuckDB write Delta."""

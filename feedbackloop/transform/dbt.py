@@ -1,0 +1,62 @@
+"""Run dbt in-process (dbtRunner) against the configured target; a failed node fails the call."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from feedbackloop.settings import Settings
+
+
+class DbtError(RuntimeError):
+    """dbt reported failures; the message lists the failing nodes."""
+
+
+@dataclass
+class DbtResult:
+    command: list[str]
+    nodes: int = 0
+    passed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"command": " ".join(self.command), "nodes": self.nodes, "passed": self.passed}
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment for dbt: absolute paths, so it does not matter where dbt is started from."""
+    lake = settings.lake_uri if not settings.is_local_lake else str(Path(settings.lake_uri).resolve())
+    return {
+        "FEEDBACKLOOP_LAKE_URI": lake,
+        "FEEDBACKLOOP_WAREHOUSE_PATH": str(Path(settings.warehouse_path).resolve()),
+        "FEEDBACKLOOP_DBT_TARGET": settings.dbt_target,
+        "FEEDBACKLOOP_DBT_THREADS": str(settings.dbt_threads),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
+    """``dbt <args>`` with the project's profile; raises DbtError when any node errors or fails."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ.update(dbt_env(settings))
+    Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
+    project = str(Path(settings.dbt_project_dir).resolve())
+    command = [*args, "--project-dir", project, "--profiles-dir", project, "--target", settings.dbt_target]
+    outcome = dbtRunner().invoke(command)
+    result = DbtResult(command=["dbt", *args])
+    if outcome.exception is not None:
+        raise DbtError(f"dbt {' '.join(args)} crashed: {outcome.exception}") from outcome.exception
+    for node in getattr(outcome.result, "results", None) or []:
+        result.nodes += 1
+        status = str(getattr(node, "status", "")).lower()
+        if status in {"error", "fail", "runtime error"}:
+            result.failures.append(f"{node.node.unique_id}: {status}: {(node.message or '').strip()[:300]}")
+        else:
+            result.passed += 1
+    if result.failures or not outcome.success:
+        detail = "\n  ".join(result.failures) or "dbt reported failure"
+        raise DbtError(f"dbt {' '.join(args)} failed:\n  {detail}")
+    return result

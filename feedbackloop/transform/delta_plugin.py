@@ -1,0 +1,41 @@
+"""dbt-duckdb plugin that stores a model's result as a Delta table (DuckDB itself only reads Delta).
+
+Wired up in ``dbt_project/profiles.yml`` and called by the project's ``table`` materialization.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.adapters.duckdb.utils import TargetConfig
+from deltalake import write_deltalake
+from duckdb import DuckDBPyConnection
+
+BATCH_ROWS = 100_000  # bounds memory while streaming a large model out of DuckDB
+
+
+class Plugin(BasePlugin):
+    def initialize(self, plugin_config: dict[str, Any]) -> None:
+        self.storage_options = plugin_config.get("storage_options") or None
+        self._conn: DuckDBPyConnection | None = None
+
+    def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        self._conn = conn
+
+    def store(self, target_config: TargetConfig) -> None:
+        if self._conn is None or target_config.location is None:
+            raise RuntimeError("delta_lake plugin used before DuckDB connected or without a location")
+        relation = target_config.relation.render()
+        cursor = self._conn.cursor()
+        try:
+            reader = cursor.execute(f"select * from {relation}").fetch_record_batch(BATCH_ROWS)
+            write_deltalake(
+                target_config.location.path,
+                reader,
+                mode="overwrite",
+                schema_mode="overwrite",
+                storage_options=self.storage_options,
+            )
+        finally:
+            cursor.close()

@@ -1,0 +1,79 @@
+"""The embedded warehouse: DuckDB over the Delta lake, plus the one-time extension install."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from feedbackloop.bronze.tables import TABLES as BRONZE_TABLES
+from feedbackloop.lake import Lake
+from feedbackloop.settings import Settings
+
+
+def install_duckdb_extensions() -> None:
+    """Install DuckDB's delta extension from its PyPI wheel; ``LOAD delta`` would try to download it."""
+    from duckdb_extensions import import_extension
+
+    import_extension("delta")
+
+
+def source_tables() -> dict[tuple[str, str], pa.Schema]:
+    """Every Delta table dbt reads as a source, with the schema of the Python stage that writes it."""
+    from feedbackloop.silver.enrich import ENRICHMENT
+
+    tables = {("bronze", name): schema for name, (schema, _) in BRONZE_TABLES.items()}
+    tables["silver", "feedback_enrichment"] = ENRICHMENT
+    return tables
+
+
+def ensure_source_tables(settings: Settings) -> None:
+    """Create empty source tables so dbt resolves them on a first run with an empty inbox."""
+    lake = Lake(settings)
+    for (layer, name), schema in source_tables().items():
+        if not lake.exists(layer, name):
+            lake.append(layer, name, pa.Table.from_pylist([], schema=schema))
+
+
+def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a view per Delta table (``gold.fct_feedback`` ...).
+
+    Readers never open dbt's warehouse file, so a dashboard or a test can query while dbt writes.
+    """
+    conn = duckdb.connect()
+    conn.execute("load delta")
+    conn.execute("set TimeZone = 'UTC'")
+    lake = Lake(settings)
+    for layer, name in lake_tables(settings):
+        conn.execute(f"create schema if not exists {layer}")
+        uri = lake.uri(layer, name).replace("'", "''")
+        conn.execute(f"create or replace view {layer}.{name} as select * from delta_scan('{uri}')")
+    return conn
+
+
+def lake_tables(settings: Settings) -> list[tuple[str, str]]:
+    """(layer, table) for every Delta table present; a remote lake is assumed to hold the known set."""
+    if not settings.is_local_lake:
+        return [(layer, name) for layer, names in LAYER_TABLES.items() for name in names]
+    root = Path(settings.lake_uri)
+    return sorted(
+        (log.parent.parent.name, log.parent.name)
+        for log in root.glob("*/*/_delta_log")
+        if log.is_dir() and log.parent.parent.name.isidentifier() and log.parent.name.isidentifier()
+    )
+
+
+LAYER_TABLES = {
+    "bronze": list(BRONZE_TABLES),
+    "silver": ["stg_bronze__feedback", "stg_bronze__telemetry_events", "int_feedback__deduplicated"],
+    "gold": ["fct_feedback", "fct_feedback_daily_volume", "fct_telemetry_daily", "dim_deploys"],
+}
+
+
+def layer_counts(settings: Settings) -> Iterator[tuple[str, str, int | None]]:
+    lake = Lake(settings)
+    for layer, names in LAYER_TABLES.items():
+        for name in names:
+            yield layer, name, lake.count(layer, name) if lake.exists(layer, name) else None

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Nothing leaves loopback during tests.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+from feedbackloop.settings import Settings, get_settings
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_harness() -> Iterator[None]:
+    """One throwaway Prefect API (SQLite) for the whole session; flows run against it for real."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings pointing every path at a fresh temporary lake; flows pick them up via the env."""
+    env = {
+        "FEEDBACKLOOP_LAKE_URI": str(tmp_path / "lake"),
+        "FEEDBACKLOOP_INBOX_DIR": str(tmp_path / "inbox"),
+        "FEEDBACKLOOP_WAREHOUSE_PATH": str(tmp_path / "lake" / "warehouse.duckdb"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()

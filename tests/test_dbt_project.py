@@ -1,0 +1,100 @@
+"""The dbt project builds silver and gold on the embedded engine and parses for Databricks offline."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from feedbackloop.ingest.runner import ingest_inbox
+from feedbackloop.lake import Lake
+from feedbackloop.settings import PROJECT_ROOT, Settings
+from feedbackloop.silver.enrich import enrich_new_feedback
+from feedbackloop.transform.dbt import DbtError, run_dbt
+from feedbackloop.warehouse import connect, ensure_source_tables
+from tests.samples import (
+    app_store_row,
+    telemetry_event,
+    write_app_store,
+    write_jsonl,
+    write_zendesk,
+    zendesk_ticket,
+)
+
+pytestmark = [pytest.mark.dbt, pytest.mark.slow]
+
+
+def build(settings: Settings) -> None:
+    ensure_source_tables(settings)
+    run_dbt(settings, ["build", "--select", "silver", "--indirect-selection", "cautious"])
+    enrich_new_feedback(settings, "run-1")
+    run_dbt(settings, ["build", "--select", "gold"])
+
+
+@pytest.fixture
+def loaded(settings: Settings) -> Settings:
+    write_app_store(settings.inbox_dir / "app_store" / "r.csv", [
+        app_store_row("a1", body="<p>Checkout hangs &amp; spins</p>", reviewerNickname="sam"),
+        app_store_row("a2", body="Tolle App, aber die Suche ist langsam", rating="3"),
+    ])  # fmt: skip
+    write_zendesk(settings.inbox_dir / "zendesk" / "t.json", [zendesk_ticket(1)])
+    write_jsonl(settings.inbox_dir / "telemetry" / "t.jsonl", [
+        telemetry_event("e1", "deploy", deploy_sha="abc1234"),
+        telemetry_event("e2", "latency", value=120.0),
+        telemetry_event("e3", "latency", value=900.0),
+    ])  # fmt: skip
+    ingest_inbox(settings, "run-1")
+    return settings
+
+
+def test_embedded_build_fills_silver_and_gold_delta_tables(loaded: Settings) -> None:
+    build(loaded)
+    lake = Lake(loaded)
+    assert lake.count("gold", "fct_feedback") == 3
+    assert lake.count("gold", "dim_deploys") == 1
+    with connect(loaded) as conn:
+        texts = dict(conn.execute("select source_record_id, clean_text from gold.fct_feedback").fetchall())
+        languages = dict(conn.execute("select source_record_id, language from gold.fct_feedback").fetchall())
+        p95 = conn.execute("select p95_value from gold.fct_telemetry_daily where event_type='latency'").fetchone()
+    assert texts["a1"] == "Annoying. Checkout hangs & spins"
+    assert languages["a2"] == "de"
+    assert p95 == (pytest.approx(861.0),)
+
+
+def test_rebuild_is_stable(loaded: Settings) -> None:
+    build(loaded)
+    build(loaded)
+    assert Lake(loaded).count("gold", "fct_feedback") == 3
+
+
+def test_a_failing_data_test_fails_the_build_naming_the_test(loaded: Settings) -> None:
+    import pyarrow as pa
+
+    from feedbackloop.bronze.tables import FEEDBACK
+
+    lake = Lake(loaded)
+    row = lake.read("bronze", "feedback").to_pylist()[0]
+    row.update(doc_id="bad", platform="martian")  # bypasses the contract on purpose
+    lake.append("bronze", "feedback", pa.Table.from_pylist([row], schema=FEEDBACK))
+    ensure_source_tables(loaded)
+    with pytest.raises(DbtError, match="accepted_values_stg_bronze__feedback_platform"):
+        run_dbt(loaded, ["build", "--select", "silver", "--indirect-selection", "cautious"])
+
+
+def test_databricks_target_parses_offline(tmp_path) -> None:
+    env = {
+        "PATH": "",
+        "HOME": str(tmp_path),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "FEEDBACKLOOP_DBT_TARGET": "databricks",
+        "FEEDBACKLOOP_DATABRICKS_HOST": "adb-0000000000000000.0.azuredatabricks.net",
+        "FEEDBACKLOOP_DATABRICKS_TOKEN": "dapi-not-a-real-token",
+    }
+    project = str(PROJECT_ROOT / "dbt_project")
+    done = subprocess.run(
+        [sys.executable, "-m", "dbt.cli.main", "parse", "--project-dir", project, "--profiles-dir", project,
+         "--target", "databricks", "--target-path", str(tmp_path / "target")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

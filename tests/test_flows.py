@@ -1,0 +1,38 @@
+"""The Prefect flows run for real (ephemeral API) and front the stages end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from feedbackloop.lake import Lake
+from feedbackloop.settings import Settings
+from flows.pipeline import feedback_pipeline
+from tests.samples import app_store_row, telemetry_event, write_app_store, write_jsonl
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+
+
+def test_pipeline_runs_every_stage_and_reports_counts(settings: Settings) -> None:
+    write_app_store(settings.inbox_dir / "app_store" / "r.csv", [app_store_row("a1"), app_store_row("")])
+    write_jsonl(settings.inbox_dir / "telemetry" / "t.jsonl", [telemetry_event("e1")])
+    summary = feedback_pipeline()
+    assert summary["ingest"]["rows_written"] == 2
+    assert summary["ingest"]["rows_quarantined"] == 1
+    assert summary["layers"]["gold.fct_feedback"] == 1
+    assert summary["layers"]["silver.stg_bronze__telemetry_events"] == 1
+    assert summary["gold"]["passed"] == summary["gold"]["nodes"] > 0
+
+
+def test_rerun_with_no_new_files_writes_nothing_to_bronze(settings: Settings) -> None:
+    write_app_store(settings.inbox_dir / "app_store" / "r.csv", [app_store_row("a1")])
+    feedback_pipeline()
+    version = Lake(settings).table("bronze", "feedback").version()
+    summary = feedback_pipeline()
+    assert summary["ingest"]["files_skipped"] == 1
+    assert summary["ingest"]["rows_read"] == 0
+    assert Lake(settings).table("bronze", "feedback").version() == version
+
+
+def test_pipeline_on_an_empty_inbox_completes(settings: Settings) -> None:
+    summary = feedback_pipeline()
+    assert summary["layers"]["gold.fct_feedback"] == 0
