@@ -13,6 +13,12 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Labelled public datasets live beside the repository in the team's workspace (../shared/datasets).
+_DATASET_CANDIDATES = (PROJECT_ROOT.parent / "shared" / "datasets", Path("/work/shared/datasets"))
+
+
+def _default_datasets_dir() -> Path:
+    return next((p for p in _DATASET_CANDIDATES if p.is_dir()), _DATASET_CANDIDATES[0])
 
 
 class Settings(BaseSettings):
@@ -62,6 +68,10 @@ class Settings(BaseSettings):
     databricks_token: SecretStr = SecretStr("")
     databricks_http_path: str = ""
     databricks_catalog: str = "feedbackloop"
+
+    datasets_dir: Path = Field(
+        default_factory=_default_datasets_dir, description="Labelled public feedback datasets (eval, demo)"
+    )
 
     # -- demo ----------------------------------------------------------------------------------
     demo_seed: int = 7

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from feedbackloop.ingest.runner import ingest_inbox
 from feedbackloop.lake import Lake
-from feedbackloop.settings import PROJECT_ROOT, Settings
+from feedbackloop.settings import Settings
 from tests.samples import (
     app_store_row,
     google_play_row,
@@ -18,8 +18,6 @@ from tests.samples import (
     write_zendesk,
     zendesk_ticket,
 )
-
-DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
 
 
 def bronze_rows(settings: Settings, table: str = "feedback") -> list[dict]:
@@ -85,7 +83,7 @@ def test_raw_payload_is_kept_verbatim_with_file_and_line(settings: Settings) -> 
 
 
 def test_real_app_reviews_load_through_the_generic_mapping(settings: Settings) -> None:
-    source = DATASETS / "app_reviews_maalej" / "app_reviews_maalej.csv"
+    source = settings.datasets_dir / "app_reviews_maalej" / "app_reviews_maalej.csv"
     target = settings.inbox_dir / "maalej_app_reviews" / source.name
     target.parent.mkdir(parents=True)
     shutil.copy(source, target)

@@ -27,14 +27,18 @@ class Plugin(BasePlugin):
         if self._conn is None or target_config.location is None:
             raise RuntimeError("delta_lake plugin used before DuckDB connected or without a location")
         relation = target_config.relation.render()
+        # The materialization says how to write: "delta:overwrite" or "delta:append".
+        mode = target_config.location.format.partition(":")[2] or "overwrite"
+        if mode not in {"overwrite", "append"}:
+            raise ValueError(f"unknown delta write mode {mode!r} for {relation}")
         cursor = self._conn.cursor()
         try:
             reader = cursor.execute(f"select * from {relation}").fetch_record_batch(BATCH_ROWS)
             write_deltalake(
                 target_config.location.path,
                 reader,
-                mode="overwrite",
-                schema_mode="overwrite",
+                mode=mode,  # type: ignore[arg-type]
+                schema_mode="overwrite" if mode == "overwrite" else None,
                 storage_options=self.storage_options,
             )
         finally:

@@ -19,7 +19,7 @@
   {%- endcall %}
   {{ adapter.commit() }}
 
-  {% do store_relation('delta_lake', staging, location, 'delta', config) %}
+  {% do store_relation('delta_lake', staging, location, 'delta:overwrite', config) %}
 
   {% if existing is not none and existing.type != 'view' %}
     {{ drop_relation_if_exists(existing) }}

@@ -3,7 +3,6 @@ with
 feedback as (
 
     select * from {{ ref('stg_bronze__feedback') }}
-    where is_latest_version
 
 ),
 
@@ -67,7 +66,7 @@ final as (
         on feedback.doc_id = duplicates.doc_id
     left join enrichment
         on feedback.doc_id = enrichment.doc_id
-    where not duplicates.is_duplicate
+    where duplicates.is_kept
 
 )
 

@@ -1,27 +1,31 @@
-{#- Exact duplicates: the same person (or, without a user id, the same source on the same day)
-    saying exactly the same thing. The earliest copy is kept; every copy points at it. -#}
+{#- Which silver rows count. A source record re-exported with new text is a new version and only
+    the latest one counts; among latest versions, exact duplicates (same duplicate_key) collapse
+    onto the earliest copy, which every copy points at. Cheap columns only, so it rebuilds fast. -#}
 with
 
 feedback as (
 
-    select * from {{ ref('stg_bronze__feedback') }}
-    where is_latest_version
+    select
+        doc_id,
+        source_system,
+        source_record_id,
+        duplicate_key,
+        event_at,
+        ingested_at,
+        source_file,
+        source_offset
+    from {{ ref('stg_bronze__feedback') }}
 
 ),
 
-keyed as (
+versions as (
 
     select
-        doc_id,
-        event_at,
-        case
-            when clean_text is null then doc_id
-            else {{ surrogate_key([
-                'source_system',
-                'coalesce(user_id, cast(event_date as ' ~ dbt.type_string() ~ '))',
-                'lower(clean_text)',
-            ]) }}
-        end as duplicate_key
+        *,
+        row_number() over (
+            partition by source_system, source_record_id
+            order by ingested_at desc, source_file desc, source_offset desc
+        ) = 1 as is_latest_version
 
     from feedback
 
@@ -31,14 +35,19 @@ grouped as (
 
     select
         doc_id,
-        duplicate_key,
-        first_value(doc_id) over (
-            partition by duplicate_key order by event_at, doc_id
+        is_latest_version,
+        case when is_latest_version then first_value(doc_id) over (
+            partition by is_latest_version, duplicate_key order by event_at, doc_id
             rows between unbounded preceding and unbounded following
-        ) as kept_doc_id,
-        count(*) over (partition by duplicate_key) as copies
+        ) end as latest_kept_doc_id,
+        count(*) over (partition by is_latest_version, duplicate_key) as group_size,
+        first_value(doc_id) over (
+            partition by source_system, source_record_id
+            order by ingested_at desc, source_file desc, source_offset desc
+            rows between unbounded preceding and unbounded following
+        ) as latest_version_doc_id
 
-    from keyed
+    from versions
 
 ),
 
@@ -46,15 +55,18 @@ final as (
 
     select
         -- ids
-        doc_id,
-        kept_doc_id,
-        duplicate_key,
+        grouped.doc_id,
+        -- a superseded version points where its latest version points: the copy that is kept
+        coalesce(grouped.latest_kept_doc_id, latest.latest_kept_doc_id) as kept_doc_id,
 
         -- facts
-        doc_id <> kept_doc_id as is_duplicate,
-        copies
+        grouped.is_latest_version,
+        coalesce(grouped.doc_id = grouped.latest_kept_doc_id, false) as is_kept,
+        case when grouped.is_latest_version then grouped.group_size else 0 end as copies
 
     from grouped
+    left join grouped as latest
+        on grouped.latest_version_doc_id = latest.doc_id
 
 )
 

@@ -1,8 +1,28 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='doc_id',
+        incremental_strategy='merge',
+    )
+}}
+
 with
 
 feedback as (
 
     select * from {{ source('bronze', 'feedback') }}
+
+),
+
+new_feedback as (
+
+    select * from feedback
+    {% if is_incremental() %}
+    -- bronze is append-only, so anything not yet in silver is new; cleaning runs once per doc
+    where not exists (
+        select 1 from {{ this }} as existing where existing.doc_id = feedback.doc_id
+    )
+    {% endif %}
 
 ),
 
@@ -16,20 +36,15 @@ copies as (
             order by ingested_at, source_file, source_offset
         ) as copy_rank
 
-    from feedback
+    from new_feedback
 
 ),
 
-versions as (
+cleaned as (
 
     select
         *,
-        -- a ticket re-exported with new comments is a new version of the same source record
-        row_number() over (
-            partition by source_system, source_record_id
-            order by ingested_at desc, source_file desc, source_offset desc
-        ) as version_rank
-
+        {{ clean_text('customer_text') }} as clean_text
     from copies
     where copy_rank = 1
 
@@ -43,6 +58,16 @@ final as (
         source_system,
         source_record_id,
         text_hash,
+        -- exact duplicates: the same person (or, without a user id, the same source on the same
+        -- day) saying exactly the same thing
+        case
+            when clean_text is null then doc_id
+            else {{ surrogate_key([
+                'source_system',
+                'coalesce(user_id, cast(cast(event_at as date) as ' ~ dbt.type_string() ~ '))',
+                'lower(clean_text)',
+            ]) }}
+        end as duplicate_key,
 
         -- timestamps (bronze stores UTC; the date is the UTC calendar day)
         event_at,
@@ -66,7 +91,7 @@ final as (
         -- what
         channel,
         rating,
-        {{ clean_text('customer_text') }} as clean_text,
+        clean_text,
         {{ clean_text('agent_text') }} as clean_agent_text,
         {{ clean_text('system_notes') }} as clean_system_notes,
         resolution_status,
@@ -74,14 +99,13 @@ final as (
         -- flags
         is_text_truncated,
         is_event_at_inferred,
-        version_rank = 1 as is_latest_version,
 
         -- lineage
         source_file,
         source_offset,
         ingest_run_id
 
-    from versions
+    from cleaned
 
 )
 
