@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     dbt_target: str = Field("duckdb", description="profiles.yml target: duckdb or databricks")
     dbt_threads: int = Field(2, ge=1)
 
+    # -- embed ---------------------------------------------------------------------------------
+    embedding_backend: Literal["local", "openai"] = Field(
+        "local", description="local = packaged all-MiniLM-L6-v2 on CPU; openai = any OpenAI-compatible endpoint"
+    )
+    embedding_model: str = "text-embedding-3-small"
+    embedding_base_url: str = ""
+    embedding_api_key: SecretStr = SecretStr("")
+    embedding_dim: int = Field(384, ge=1)
+    embedding_batch_size: int = Field(64, ge=1)
+    embedding_timeout_seconds: float = 30.0
+
     # -- databricks (production world) ----------------------------------------------------------
     databricks_host: str = ""
     databricks_token: SecretStr = SecretStr("")

@@ -1,0 +1,1 @@
+"""Embed: text -> vectors, with the model and version recorded on every vector."""
