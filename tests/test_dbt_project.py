@@ -98,3 +98,25 @@ def test_databricks_target_parses_offline(tmp_path) -> None:
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_incremental_silver_appends_only_new_docs_and_gold_keeps_latest_version(loaded: Settings) -> None:
+    build(loaded)
+    silver_version = Lake(loaded).table("silver", "stg_bronze__feedback").version()
+    updated = zendesk_ticket(1, status="solved")
+    updated["comments"].append(
+        {"author_id": 501, "public": True, "body": "Refund arrived, thanks", "created_at": "2026-10-04T08:00:00Z"}
+    )
+    write_zendesk(loaded.inbox_dir / "zendesk" / "t2.json", [updated])
+    write_app_store(loaded.inbox_dir / "app_store" / "r2.csv", [app_store_row("a3", body="Search is fast now")])
+    ingest_inbox(loaded, "run-2")
+    build(loaded)
+    lake = Lake(loaded)
+    assert lake.table("silver", "stg_bronze__feedback").version() == silver_version + 1  # one append
+    assert lake.count("silver", "stg_bronze__feedback") == 5
+    with connect(loaded) as conn:
+        (status,) = conn.execute(
+            "select resolution_status from gold.fct_feedback where source_record_id = '1'"
+        ).fetchone()
+        assert conn.execute("select count(*) from gold.fct_feedback").fetchone() == (4,)
+    assert status == "solved"
