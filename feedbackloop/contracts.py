@@ -140,6 +140,7 @@ class TelemetryEvent(BaseModel):
     ingested_at: datetime
     user_id: str | None = None
     session_id: str | None = None
+    product: str | None = None
     app_version: str | None = None
     platform: Platform = Platform.unknown
     event_type: TelemetryEventType

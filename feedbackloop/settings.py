@@ -17,7 +17,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _DATASET_CANDIDATES = (PROJECT_ROOT.parent / "shared" / "datasets", Path("/work/shared/datasets"))
 
 
-def _default_datasets_dir() -> Path:
+def default_datasets_dir() -> Path:
     return next((p for p in _DATASET_CANDIDATES if p.is_dir()), _DATASET_CANDIDATES[0])
 
 
@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     databricks_catalog: str = "feedbackloop"
 
     datasets_dir: Path = Field(
-        default_factory=_default_datasets_dir, description="Labelled public feedback datasets (eval, demo)"
+        default_factory=default_datasets_dir, description="Labelled public feedback datasets (eval, demo)"
     )
 
     # -- demo ----------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ TELEMETRY_EVENTS = pa.schema(
         ("ingested_at", TS),
         ("user_id", pa.string()),
         ("session_id", pa.string()),
+        ("product", pa.string()),
         ("app_version", pa.string()),
         ("platform", pa.string()),
         ("event_type", pa.string()),

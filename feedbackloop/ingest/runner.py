@@ -105,8 +105,11 @@ class BronzeWriter:
 class FileIngester:
     """Turns one file's rows into bronze rows or quarantine rows; never raises on bad data."""
 
-    def __init__(self, settings: Settings, writer: BronzeWriter, adapter: SourceAdapter, path: Path) -> None:
+    def __init__(
+        self, settings: Settings, writer: BronzeWriter, adapter: SourceAdapter, path: Path, product: str | None = None
+    ) -> None:
         self.settings = settings
+        self.product = product
         self.writer = writer
         self.adapter = adapter
         self.path = path
@@ -180,7 +183,10 @@ class FileIngester:
                 self.quarantine(row.offset, row.error or "unreadable row", row.raw)
                 continue
             try:
-                bronze_row = to_row(self.adapter.to_canonical(row.payload), row.offset, row.raw)
+                canonical = self.adapter.to_canonical(row.payload)
+                if self.product and not canonical.get("product"):
+                    canonical["product"] = self.product
+                bronze_row = to_row(canonical, row.offset, row.raw)
             except RowError as exc:
                 self.quarantine(row.offset, str(exc), row.raw)
                 continue
@@ -196,8 +202,14 @@ class FileIngester:
         return self.stats
 
 
-def discover(settings: Settings) -> Iterator[tuple[SourceAdapter, Path]]:
-    """Files under ``inbox/<source>/``, in name order, each paired with its source's adapter."""
+def _product_folder(source_dir: Path, path: Path) -> str | None:
+    """``inbox/<source>/<product>/file``: exports made per app (App Store Connect) name their product by folder."""
+    parts = path.relative_to(source_dir).parts
+    return parts[0] if len(parts) > 1 else None
+
+
+def discover(settings: Settings) -> Iterator[tuple[SourceAdapter, Path, str | None]]:
+    """Files under ``inbox/<source>/[<product>/]``, in name order, with their adapter and product folder."""
     inbox = Path(settings.inbox_dir)
     if not inbox.exists():
         return
@@ -210,7 +222,7 @@ def discover(settings: Settings) -> Iterator[tuple[SourceAdapter, Path]]:
                 "Add a mapping under config/sources/ for a new source."
             )
         for path in sorted(p for p in source_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            yield adapter_factory(), path
+            yield adapter_factory(), path, _product_folder(source_dir, path)
 
 
 def ingest_inbox(settings: Settings, run_id: str, progress: Progress | None = None) -> IngestStats:
@@ -220,15 +232,15 @@ def ingest_inbox(settings: Settings, run_id: str, progress: Progress | None = No
     done = _checkpointed(lake)
     total = IngestStats()
     pending = []
-    for adapter, path in discover(settings):
+    for adapter, path, product in discover(settings):
         stat = path.stat()
         fingerprint = (str(path), stat.st_size, stat.st_mtime_ns)
         if fingerprint in done:
             total.files_skipped += 1
         else:
-            pending.append((adapter, path, fingerprint))
-    for index, (adapter, path, fingerprint) in enumerate(pending, start=1):
-        stats = FileIngester(settings, writer, adapter, path).run()
+            pending.append((adapter, path, product, fingerprint))
+    for index, (adapter, path, product, fingerprint) in enumerate(pending, start=1):
+        stats = FileIngester(settings, writer, adapter, path, product).run()
         # Bronze rows must be durable before the checkpoint says the file is done.
         writer.flush()
         _record_checkpoint(lake, adapter, fingerprint, stats, run_id)

@@ -31,6 +31,7 @@ class TelemetryAdapter:
             "event_at": parse_timestamp(payload.get("event_at"), "event_at"),
             "user_id": blank_to_none(payload.get("user_id")),
             "session_id": blank_to_none(payload.get("session_id")),
+            "product": blank_to_none(payload.get("product")),
             "app_version": blank_to_none(payload.get("app_version")),
             "platform": blank_to_none(payload.get("platform")) or "unknown",
             "event_type": payload.get("event_type"),

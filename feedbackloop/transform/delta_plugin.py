@@ -34,12 +34,17 @@ class Plugin(BasePlugin):
         cursor = self._conn.cursor()
         try:
             reader = cursor.execute(f"select * from {relation}").fetch_record_batch(BATCH_ROWS)
-            write_deltalake(
-                target_config.location.path,
-                reader,
-                mode=mode,  # type: ignore[arg-type]
-                schema_mode="overwrite" if mode == "overwrite" else None,
-                storage_options=self.storage_options,
-            )
+            if mode == "overwrite":
+                write_deltalake(
+                    target_config.location.path,
+                    reader,
+                    mode="overwrite",
+                    schema_mode="overwrite",
+                    storage_options=self.storage_options,
+                )
+            else:
+                write_deltalake(
+                    target_config.location.path, reader, mode="append", storage_options=self.storage_options
+                )
         finally:
             cursor.close()

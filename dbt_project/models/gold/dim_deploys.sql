@@ -15,12 +15,13 @@ final as (
         deploy_sha,
 
         -- where
+        product,
         app_version,
         platform,
 
-        -- timestamps: a deploy is live until the next one on the same platform
+        -- timestamps: a deploy is live until the next one of the same product on the same platform
         event_at as deployed_at,
-        lead(event_at) over (partition by platform order by event_at, event_id) as superseded_at
+        lead(event_at) over (partition by product, platform order by event_at, event_id) as superseded_at
 
     from deploys
 

@@ -11,6 +11,7 @@ daily as (
     select
         event_date,
         event_type,
+        product,
         platform,
         app_version,
         count(*) as event_count,
@@ -19,14 +20,14 @@ daily as (
         {{ percentile('value', 0.95) }} as p95_value
 
     from events
-    group by event_date, event_type, platform, app_version
+    group by event_date, event_type, product, platform, app_version
 
 ),
 
 final as (
 
     select
-        {{ surrogate_key(['event_date', 'event_type', 'platform', 'app_version']) }} as telemetry_daily_id,
+        {{ surrogate_key(['event_date', 'event_type', 'product', 'platform', 'app_version']) }} as telemetry_daily_id,
         *
     from daily
 

@@ -32,6 +32,7 @@ final as (
         event_type,
         value,
         deploy_sha,
+        product,
         app_version,
         coalesce(lower(platform), 'unknown') as platform,
 
