@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         description="canonical field -> Zendesk custom field id (defaults: demo instance)",
     )
     ingest_batch_rows: int = Field(50_000, ge=1, description="Rows per Delta append; bounds memory")
+    ingest_workers: int = Field(2, ge=1, description="Processes ingesting independent sources in parallel")
+    ingest_parallel_min_bytes: int = Field(
+        20_000_000, ge=0, description="Below this much new input, ingest in-process (spawning costs ~2 s)"
+    )
     max_text_bytes: int = Field(100_000, ge=1, description="Longer customer text is quarantined")
 
     # -- dbt -----------------------------------------------------------------------------------

@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 
 from feedbackloop.settings import get_settings
 from feedbackloop.transform.dbt import run_dbt
+from feedbackloop.transform.state import is_up_to_date, record_success
 
 
 @task(retries=1, retry_delay_seconds=5)
-def dbt_build(select: str) -> dict[str, Any]:
+def dbt_build(select: str, force: bool) -> dict[str, Any]:
     """``dbt build --select <select>``: models, data tests and unit tests of that layer."""
+    settings = get_settings()
+    if not force and is_up_to_date(settings, select):
+        get_run_logger().info("dbt build --select %s skipped: no input table changed since its last build", select)
+        return {"command": f"dbt build --select {select}", "skipped": True, "nodes": 0, "passed": 0}
     # Tests of a later layer that merely touch this one wait for that layer's own build.
-    return run_dbt(get_settings(), ["build", "--select", *select.split(), "--indirect-selection", "cautious"]).as_dict()
+    result = run_dbt(settings, ["build", "--select", *select.split(), "--indirect-selection", "cautious"])
+    # Recorded after the build: the build itself appends to silver, which gold then reads.
+    record_success(settings, select)
+    return {**result.as_dict(), "skipped": False}
 
 
 @flow(name="transform", log_prints=True)
-def transform(select: str = "silver gold") -> dict[str, Any]:
-    """Build and test the selected dbt layers."""
-    return dbt_build(select)
+def transform(select: str = "silver gold", force: bool = False) -> dict[str, Any]:
+    """Build and test the selected dbt layers (skipped when their inputs are unchanged, unless forced)."""
+    return dbt_build(select, force)
 
 
 if __name__ == "__main__":

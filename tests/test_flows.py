@@ -31,6 +31,16 @@ def test_rerun_with_no_new_files_writes_nothing_to_bronze(settings: Settings) ->
     assert summary["ingest"]["files_skipped"] == 1
     assert summary["ingest"]["rows_read"] == 0
     assert Lake(settings).table("bronze", "feedback").version() == version
+    assert summary["silver"]["skipped"] and summary["gold"]["skipped"]
+
+
+def test_new_rows_after_an_up_to_date_run_rebuild_both_layers(settings: Settings) -> None:
+    write_app_store(settings.inbox_dir / "app_store" / "r.csv", [app_store_row("a1")])
+    feedback_pipeline()
+    write_app_store(settings.inbox_dir / "app_store" / "r2.csv", [app_store_row("a2", body="Search is slow")])
+    summary = feedback_pipeline()
+    assert not summary["silver"]["skipped"] and not summary["gold"]["skipped"]
+    assert summary["layers"]["gold.fct_feedback"] == 2
 
 
 def test_pipeline_on_an_empty_inbox_completes(settings: Settings) -> None:

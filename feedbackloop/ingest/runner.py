@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 from pydantic import ValidationError
 
 from feedbackloop.bronze.tables import TABLES
@@ -65,20 +68,35 @@ def _validation_reason(exc: ValidationError) -> str:
 
 
 class BronzeWriter:
-    """Buffers canonical rows per bronze table and appends them in bounded batches, skipping known keys."""
+    """Buffers canonical rows per bronze table and appends them in bounded batches, skipping known keys.
 
-    def __init__(self, lake: Lake, run_id: str, batch_rows: int) -> None:
+    Checkpoint rows for finished files are written only after every bronze row buffered before them
+    is committed, so a crash can cost a re-read but never a lost row.
+    """
+
+    def __init__(self, lake: Lake, run_id: str, batch_rows: int, source_systems: set[str] | None = None) -> None:
         self.lake = lake
         self.run_id = run_id
         self.batch_rows = batch_rows
+        self.source_systems = source_systems  # a worker only ever sees keys of its own sources
         self._keys: dict[str, set[str]] = {}
         self._buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
 
     def known(self, table: str) -> set[str]:
         if table not in self._keys:
             _, key = TABLES[table]
-            self._keys[table] = self.lake.column_values("bronze", table, key)
+            self._keys[table] = self._load_keys(table, key)
         return self._keys[table]
+
+    def _load_keys(self, table: str, key: str) -> set[str]:
+        dt = self.lake.table("bronze", table)
+        if dt is None:
+            return set()
+        dataset = dt.to_pyarrow_dataset()
+        row_filter = None
+        if self.source_systems is not None and "source_system" in dataset.schema.names:
+            row_filter = ds.field("source_system").isin(sorted(self.source_systems))
+        return set(dataset.to_table(columns=[key], filter=row_filter).column(key).to_pylist())
 
     def add(self, table: str, row: dict[str, Any]) -> bool:
         """Queue a row; False when its key is already in bronze (or earlier in this run)."""
@@ -90,11 +108,15 @@ class BronzeWriter:
         buffer = self._buffers[table]
         buffer.append(row)
         if len(buffer) >= self.batch_rows:
-            self.flush(table)
+            self.flush()
         return True
 
-    def flush(self, table: str | None = None) -> None:
-        for name in [table] if table else list(self._buffers):
+    def file_done(self, checkpoint_row: dict[str, Any]) -> None:
+        self._buffers["ingest_checkpoint"].append(checkpoint_row)
+
+    def flush(self) -> None:
+        # Data tables first, the checkpoint last: the order is what makes a crash harmless.
+        for name in sorted(self._buffers, key=lambda n: n == "ingest_checkpoint"):
             rows = self._buffers[name]
             if rows:
                 schema, _ = TABLES[name]
@@ -208,8 +230,8 @@ def _product_folder(source_dir: Path, path: Path) -> str | None:
     return parts[0] if len(parts) > 1 else None
 
 
-def discover(settings: Settings) -> Iterator[tuple[SourceAdapter, Path, str | None]]:
-    """Files under ``inbox/<source>/[<product>/]``, in name order, with their adapter and product folder."""
+def discover(settings: Settings) -> Iterator[tuple[str, Path, str | None]]:
+    """Files under ``inbox/<source>/[<product>/]``, in name order, with their source and product folder."""
     inbox = Path(settings.inbox_dir)
     if not inbox.exists():
         return
@@ -222,31 +244,78 @@ def discover(settings: Settings) -> Iterator[tuple[SourceAdapter, Path, str | No
                 "Add a mapping under config/sources/ for a new source."
             )
         for path in sorted(p for p in source_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            yield adapter_factory(), path, _product_folder(source_dir, path)
+            yield source_dir.name, path, _product_folder(source_dir, path)
+
+
+PendingFile = tuple[str, Path, str | None, tuple[str, int, int]]  # (source folder, path, product, fingerprint)
 
 
 def ingest_inbox(settings: Settings, run_id: str, progress: Progress | None = None) -> IngestStats:
-    """Ingest every file not yet in the checkpoint; returns the counts for the run summary."""
+    """Ingest every file not yet in the checkpoint; returns the counts for the run summary.
+
+    Sources are independent (doc_id includes source_system), so large runs ingest one group of
+    sources per worker process; small runs stay in-process where spawning would cost more.
+    """
     lake = Lake(settings)
-    writer = BronzeWriter(lake, run_id, settings.ingest_batch_rows)
     done = _checkpointed(lake)
     total = IngestStats()
-    pending = []
-    for adapter, path, product in discover(settings):
+    groups: dict[str, list[PendingFile]] = {}
+    for source, path, product in discover(settings):
         stat = path.stat()
         fingerprint = (str(path), stat.st_size, stat.st_mtime_ns)
         if fingerprint in done:
             total.files_skipped += 1
         else:
-            pending.append((adapter, path, product, fingerprint))
-    for index, (adapter, path, product, fingerprint) in enumerate(pending, start=1):
+            groups.setdefault(source, []).append((source, path, product, fingerprint))
+    files = sum(len(g) for g in groups.values())
+    size = sum(f[3][1] for g in groups.values() for f in g)
+    workers = min(settings.ingest_workers, len(groups))
+    if workers <= 1 or size < settings.ingest_parallel_min_bytes:
+        for stats in (_ingest_group(settings, run_id, group) for group in groups.values()):
+            total.add(stats)
+            if progress:
+                progress(total.files_processed, files)
+        return total
+    context = multiprocessing.get_context("spawn")  # fork under Prefect's threads can deadlock
+    settings_data = settings.model_dump()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [
+            pool.submit(_ingest_group_in_worker, settings_data, run_id, bundle)
+            for bundle in _balance(list(groups.values()), workers)
+        ]
+        for future in as_completed(futures):
+            total.add(future.result())
+            if progress:
+                progress(total.files_processed, files)
+    return total
+
+
+def _balance(groups: list[list[PendingFile]], workers: int) -> list[list[PendingFile]]:
+    """Largest groups first onto the least loaded worker, by bytes."""
+    bundles: list[list[PendingFile]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for group in sorted(groups, key=lambda g: -sum(f[3][1] for f in g)):
+        target = loads.index(min(loads))
+        bundles[target].extend(group)
+        loads[target] += sum(f[3][1] for f in group)
+    return [b for b in bundles if b]
+
+
+def _ingest_group_in_worker(settings_data: dict[str, Any], run_id: str, files: list[PendingFile]) -> IngestStats:
+    return _ingest_group(Settings(**settings_data), run_id, files)
+
+
+def _ingest_group(settings: Settings, run_id: str, files: list[PendingFile]) -> IngestStats:
+    adapters = adapters_for(settings)
+    factories = {source: adapters[source] for source, *_ in files}
+    source_systems = {factory().source_system for factory in factories.values()}
+    writer = BronzeWriter(Lake(settings), run_id, settings.ingest_batch_rows, source_systems)
+    total = IngestStats()
+    for source, path, product, fingerprint in files:
+        adapter = factories[source]()
         stats = FileIngester(settings, writer, adapter, path, product).run()
-        # Bronze rows must be durable before the checkpoint says the file is done.
-        writer.flush()
-        _record_checkpoint(lake, adapter, fingerprint, stats, run_id)
+        writer.file_done(_checkpoint_row(adapter, fingerprint, stats, run_id))
         total.add(stats)
-        if progress:
-            progress(index, len(pending))
     writer.flush()
     return total
 
@@ -258,11 +327,10 @@ def _checkpointed(lake: Lake) -> set[tuple[str, int, int]]:
     return set(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
 
 
-def _record_checkpoint(
-    lake: Lake, adapter: SourceAdapter, fingerprint: tuple[str, int, int], stats: IngestStats, run_id: str
-) -> None:
-    schema, _ = TABLES["ingest_checkpoint"]
-    row = {
+def _checkpoint_row(
+    adapter: SourceAdapter, fingerprint: tuple[str, int, int], stats: IngestStats, run_id: str
+) -> dict[str, Any]:
+    return {
         "source_file": fingerprint[0],
         "file_size": fingerprint[1],
         "file_mtime_ns": fingerprint[2],
@@ -274,7 +342,6 @@ def _record_checkpoint(
         "ingest_run_id": run_id,
         "processed_at": datetime.now(UTC),
     }
-    lake.append("bronze", "ingest_checkpoint", pa.Table.from_pylist([row], schema=schema))
 
 
 def summarize(stats: IngestStats) -> str:
