@@ -184,7 +184,7 @@ def main() -> None:
     )
     print("\n== baselines (same files, same run) ==")
     share = ingest["rows_read"] / fs["ingest"] / (raw_rows / raw_seconds)
-    print(f"raw copy into Delta, no validation: {raw_rows:,} rows in {raw_seconds:.1f}s = {rate(raw_rows, raw_seconds)}")
+    print(f"raw copy into Delta, no validation: {raw_rows:,} rows, {raw_seconds:.1f}s = {rate(raw_rows, raw_seconds)}")
     print(f"ingest (parse, validate, dedupe, quarantine) runs at {share:.0%} of the raw copy's rate")
     print(f"silver --full-refresh: {refresh_seconds:.1f}s wall vs incremental silver on 1% new: {inc['silver']:.1f}s")
     print(f"\npeak RSS: full {full['rss_mb']:.0f} MB, noop {noop['rss_mb']:.0f} MB, increment {incr['rss_mb']:.0f} MB")
