@@ -82,8 +82,8 @@ def test_a_failing_data_test_fails_the_build_naming_the_test(loaded: Settings) -
         run_dbt(loaded, ["build", "--select", "silver", "--indirect-selection", "cautious"])
 
 
-def test_databricks_target_parses_offline(tmp_path) -> None:
-    env = {
+def databricks_env(tmp_path) -> dict[str, str]:
+    return {
         "PATH": "",
         "HOME": str(tmp_path),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
@@ -91,13 +91,34 @@ def test_databricks_target_parses_offline(tmp_path) -> None:
         "FEEDBACKLOOP_DATABRICKS_HOST": "adb-0000000000000000.0.azuredatabricks.net",
         "FEEDBACKLOOP_DATABRICKS_TOKEN": "dapi-not-a-real-token",
     }
+
+
+def dbt_databricks(tmp_path, *args: str) -> subprocess.CompletedProcess:
     project = str(PROJECT_ROOT / "dbt_project")
-    done = subprocess.run(
-        [sys.executable, "-m", "dbt.cli.main", "parse", "--project-dir", project, "--profiles-dir", project,
+    return subprocess.run(
+        [sys.executable, "-m", "dbt.cli.main", *args, "--project-dir", project, "--profiles-dir", project,
          "--target", "databricks", "--target-path", str(tmp_path / "target")],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=databricks_env(tmp_path), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+def test_databricks_target_parses_offline(tmp_path) -> None:
+    done = dbt_databricks(tmp_path, "parse")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_every_model_compiles_for_databricks_offline(tmp_path) -> None:
+    done = dbt_databricks(tmp_path, "compile", "--no-populate-cache", "--no-introspect")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    compiled = tmp_path / "target" / "compiled" / "feedbackloop" / "models"
+    silver = (compiled / "silver" / "stg_bronze__feedback.sql").read_text()
+    assert "`feedbackloop`.`bronze`.`feedback`" in silver  # Unity Catalog three-part names
+    assert "'g')" not in silver  # DuckDB's regex flag must not leak into Spark SQL
+    models = {
+        p.relative_to(PROJECT_ROOT / "dbt_project" / "models")
+        for p in (PROJECT_ROOT / "dbt_project" / "models").glob("*/*.sql")
+    }
+    assert {p.relative_to(compiled) for p in compiled.glob("*/*.sql")} == models
 
 
 def test_incremental_silver_appends_only_new_docs_and_gold_keeps_latest_version(loaded: Settings) -> None:

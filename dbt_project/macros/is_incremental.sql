@@ -4,6 +4,10 @@
     {%- if not execute or model.config.materialized != 'incremental' or should_full_refresh() -%}
         {{ return(false) }}
     {%- endif -%}
+    {#- `dbt compile --no-introspect` (offline compilation for Databricks) has no connection to ask. -#}
+    {%- if flags.INTROSPECT is false -%}
+        {{ return(false) }}
+    {%- endif -%}
     {%- set relation = adapter.get_relation(this.database, this.schema, this.table) -%}
     {{ return(adapter.dispatch('is_incremental_relation', 'feedbackloop')(relation)) }}
 {%- endmacro %}
