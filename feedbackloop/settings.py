@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
     dbt_target: str = Field("duckdb", description="profiles.yml target: duckdb or databricks")
     dbt_threads: int = Field(2, ge=1)
+    dbt_runner: Literal["local", "databricks_job"] = Field(
+        "local", description="local = dbt in the flow's process; databricks_job = a Databricks job run (dbt task)"
+    )
 
     # -- embed ---------------------------------------------------------------------------------
     embedding_backend: Literal["local", "openai"] = Field(
@@ -83,6 +86,16 @@ class Settings(BaseSettings):
     databricks_token: SecretStr = SecretStr("")
     databricks_http_path: str = ""
     databricks_catalog: str = "feedbackloop"
+    databricks_warehouse_id: str = ""
+    databricks_git_url: str = "https://github.com/feedbackloop/feedbackloop"
+    databricks_git_provider: str = "gitHub"
+    databricks_git_branch: str = "main"
+    databricks_ca_bundle: str = Field("", description="CA bundle for a private-CA proxy in front of the workspace")
+    databricks_cluster_id: str = Field("", description="Existing cluster for job tasks; empty = a job cluster")
+    databricks_spark_version: str = "15.4.x-scala2.12"
+    databricks_node_type: str = "i3.xlarge"
+    databricks_poll_seconds: int = Field(15, ge=1)
+    databricks_job_timeout_seconds: int = Field(3600, ge=60)
 
     datasets_dir: Path = Field(
         default_factory=default_datasets_dir, description="Labelled public feedback datasets (eval, demo)"
