@@ -54,5 +54,5 @@ def test_a_failed_job_run_fails_the_flow(jobs_api: JobsApi) -> None:
 def test_a_wrong_token_is_refused_clearly(jobs_api: JobsApi, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEEDBACKLOOP_DATABRICKS_TOKEN", "dapi-wrong")
     get_settings.cache_clear()
-    with pytest.raises(Exception, match="unauthorized.*Invalid access token"):
+    with pytest.raises(Exception, match=r"unauthorized.*Invalid access token"):
         transform(select="silver", force=True)

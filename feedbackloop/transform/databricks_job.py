@@ -79,7 +79,7 @@ def run_dbt_job(settings: Settings, select: str) -> dict[str, Any]:
     if not settings.databricks_host or not settings.databricks_warehouse_id:
         raise ValueError("dbt_runner=databricks_job needs FEEDBACKLOOP_DATABRICKS_HOST and _WAREHOUSE_ID")
     # prefect-databricks' flow is async; the transform task is sync.
-    _, metadata = run_coro_as_sync(
+    outputs_and_metadata: Any = run_coro_as_sync(
         jobs_runs_submit_and_wait_for_completion(
             databricks_credentials=credentials(settings),
             tasks=dbt_job_tasks(settings, select),
@@ -90,4 +90,5 @@ def run_dbt_job(settings: Settings, select: str) -> dict[str, Any]:
             return_metadata=True,
         )
     )
+    _, metadata = outputs_and_metadata
     return {"command": f"dbt build --select {select}", "databricks_run": metadata, "skipped": False}
