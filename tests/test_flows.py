@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from feedbackloop.lake import Lake
@@ -46,3 +48,21 @@ def test_new_rows_after_an_up_to_date_run_rebuild_both_layers(settings: Settings
 def test_pipeline_on_an_empty_inbox_completes(settings: Settings) -> None:
     summary = feedback_pipeline()
     assert summary["layers"]["gold.fct_feedback"] == 0
+
+
+def test_a_dbt_test_failure_fails_the_pipeline_flow(settings: Settings) -> None:
+    import pyarrow as pa
+
+    from feedbackloop.bronze.tables import FEEDBACK
+    from feedbackloop.warehouse import ensure_source_tables
+
+    write_app_store(settings.inbox_dir / "app_store" / "r.csv", [app_store_row("a1")])
+    ensure_source_tables(settings)
+    row = {name: None for name in FEEDBACK.names}
+    row.update(doc_id="bad", source_system="app_store", source_record_id="x", text_hash="h", channel="carrier_pigeon",
+               customer_text="hi", raw_payload="{}", source_file="f", source_offset=1, is_text_truncated=False,
+               is_event_at_inferred=False)  # fmt: skip
+    row["event_at"] = row["ingested_at"] = datetime(2026, 1, 1, tzinfo=UTC)
+    Lake(settings).append("bronze", "feedback", pa.Table.from_pylist([row], schema=FEEDBACK))
+    with pytest.raises(Exception, match="accepted_values_stg_bronze__feedback_channel"):
+        feedback_pipeline()
