@@ -109,6 +109,20 @@ FEEDBACK_CHANGES = pa.schema(
     ]
 )
 
+# One row per LSN that change capture is about to confirm to its replication slot, written after the
+# bronze commit of everything before it. A slot whose confirmed position is ahead of the last row here
+# was not advanced by us (it was dropped and re-created): capture then re-synchronises from a snapshot.
+CDC_CHECKPOINT = pa.schema(
+    [
+        ("slot_name", pa.string()),
+        ("confirmed_lsn", pa.int64()),
+        ("kind", pa.string()),  # stream | snapshot
+        ("changes", pa.int64()),
+        ("recorded_at", TS),
+        ("ingest_run_id", pa.string()),
+    ]
+)
+
 # (table name, schema, key column) for each bronze table the ingest stage appends to.
 TABLES = {
     "feedback": (FEEDBACK, "doc_id"),
@@ -116,4 +130,5 @@ TABLES = {
     "feedback_changes": (FEEDBACK_CHANGES, "change_id"),
     "quarantine": (QUARANTINE, "quarantine_id"),
     "ingest_checkpoint": (INGEST_CHECKPOINT, "source_file"),
+    "cdc_checkpoint": (CDC_CHECKPOINT, "slot_name"),
 }
