@@ -239,12 +239,14 @@ class PostgresCapture:
     def _resync(self) -> None:
         """Create the slot with an exported snapshot and land the difference between it and bronze."""
         repl = psycopg2.connect(self.dsn, connection_factory=psycopg2.extras.LogicalReplicationConnection)
+        # Stamped before the slot exists: every commit the snapshot misses is later than this.
+        taken_at = datetime.now(UTC)
         try:
             with repl.cursor() as rcur:
                 rcur.execute(f"CREATE_REPLICATION_SLOT {self.slot} LOGICAL pgoutput EXPORT_SNAPSHOT")
                 _, consistent_point, snapshot_name, _ = rcur.fetchone()
                 snapshot_lsn = parse_lsn(consistent_point)
-                changes = self._snapshot_changes(snapshot_name, snapshot_lsn)
+                changes = self._snapshot_changes(snapshot_name, snapshot_lsn, taken_at)
             # The exported snapshot lives until the replication connection's next command; it is read.
         finally:
             repl.close()
@@ -257,9 +259,11 @@ class PostgresCapture:
             self.slot, format_lsn(snapshot_lsn), self.stats.snapshot_changes, self.stats.snapshot_deletes,
         )  # fmt: skip
 
-    def _snapshot_changes(self, snapshot_name: str, snapshot_lsn: int) -> list[ChangeEvent]:
+    def _snapshot_changes(self, snapshot_name: str, snapshot_lsn: int, taken_at: datetime) -> list[ChangeEvent]:
         known = self._known_rows()
-        now = datetime.now(UTC)
+        # The snapshot is the state just before the consistent point; the first streamed change may
+        # sit exactly at it, and must sort after the snapshot.
+        before = snapshot_lsn - 1
         changes: list[ChangeEvent] = []
         snap = psycopg2.connect(self.dsn)
         try:
@@ -282,10 +286,10 @@ class PostgresCapture:
                         key = str(row[table.key_column])
                         seen.add(key)
                         if known.get((source, key)) != row:
-                            changes.append(self._event(table, ChangeOp.snapshot, key, row, now, snapshot_lsn, None))
+                            changes.append(self._event(table, ChangeOp.snapshot, key, row, taken_at, before, None))
                     for (known_source, key), row in known.items():
                         if known_source == source and row is not None and key not in seen:
-                            changes.append(self._event(table, ChangeOp.delete, key, None, now, snapshot_lsn, None))
+                            changes.append(self._event(table, ChangeOp.delete, key, None, taken_at, before, None))
                 cur.execute("commit")
         finally:
             snap.close()
