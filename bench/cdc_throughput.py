@@ -93,7 +93,7 @@ def main() -> None:
             )
             cur.execute("commit")
             inserted += args.per_txn
-        cur.execute(f"update {table} set status = 'solved' where ticket_id % 5 <> 0 and ticket_id <= %s",
+        cur.execute(f"update {table} set status = 'solved' where ticket_id %% 5 <> 0 and ticket_id <= %s",
                     (int(args.changes * 0.25),))  # fmt: skip
         cur.execute(f"delete from {table} where ticket_id % 10 = 0")
         write_seconds = time.perf_counter() - start
