@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -152,7 +152,3 @@ def landing_zone(settings: Settings) -> LandingZone:
     if "://" in settings.landing_uri:
         return ObjectStoreLandingZone(settings.landing_uri)
     return LocalLandingZone(settings.landing_uri)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
