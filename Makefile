@@ -26,6 +26,8 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check .
+	# change capture tests need logical decoding on the local PostgreSQL (restarts it once, if needed)
+	bash scripts/postgres_logical.sh
 	$(BIN)/python -m pytest
 
 lint: setup

@@ -80,6 +80,53 @@ def ingest() -> None:
 
 
 @app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default from settings)"),
+    port: int = typer.Option(None, help="Port (default from settings)"),
+    workers: int = typer.Option(1, help="uvicorn worker processes"),
+) -> None:
+    """Run the webhook receiver: signed POST /webhooks/{source} -> landing zone; /health, /metrics."""
+    from feedbackloop.stream.receiver import serve as serve_receiver
+
+    settings = get_settings()
+    if host is not None:
+        os.environ["FEEDBACKLOOP_SERVE_HOST"] = settings.serve_host = host
+    if port is not None:
+        os.environ["FEEDBACKLOOP_SERVE_PORT"] = str(port)
+        settings.serve_port = port
+    console.print(f"receiving webhooks on http://{settings.serve_host}:{settings.serve_port} -> {settings.landing_uri}")
+    serve_receiver(settings, workers=workers)
+
+
+@app.command()
+def stream() -> None:
+    """Land new webhook deliveries from the landing zone in bronze (flow ``stream``)."""
+    _quiet_third_parties()
+    from flows.stream import stream as stream_flow
+
+    console.print_json(json.dumps(stream_flow()))
+
+
+@app.command()
+def cdc(
+    follow: bool = typer.Option(False, help="Keep capturing until interrupted instead of stopping when caught up"),
+    resync: bool = typer.Option(False, help="Drop the slot and re-synchronise from a snapshot (after a TRUNCATE)"),
+    max_seconds: float = typer.Option(None, help="Longest bounded run (default from settings)"),
+) -> None:
+    """Capture PostgreSQL changes into bronze (flow ``cdc``; --follow/--resync run it directly)."""
+    _quiet_third_parties()
+    if follow or resync:
+        from feedbackloop.cdc.postgres import capture
+
+        stats = capture(get_settings(), "cli", max_seconds=max_seconds, follow=follow, resync=resync).as_dict()
+    else:
+        from flows.cdc import cdc as cdc_flow
+
+        stats = cdc_flow(max_seconds=max_seconds)
+    console.print_json(json.dumps(stats))
+
+
+@app.command()
 def transform(select: str = typer.Option("silver gold", help="dbt selection")) -> None:
     """Build silver and gold with dbt (flow ``transform``)."""
     _quiet_third_parties()

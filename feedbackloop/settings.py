@@ -62,6 +62,34 @@ class Settings(BaseSettings):
     )
     max_text_bytes: int = Field(100_000, ge=1, description="Longer customer text is quarantined")
 
+    # -- stream (webhooks -> landing zone -> bronze) ---------------------------------------------
+    landing_uri: str = Field(
+        "lake/landing",
+        description="Webhook landing zone (Auto Loader layout): local directory, or s3://, gs://, abfss://",
+    )
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict, description="source_system -> HMAC secret; a source without one accepts no webhooks"
+    )
+    webhook_tolerance_seconds: int = Field(300, ge=1, description="Signed timestamps older or newer are replays")
+    webhook_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413")
+    serve_host: str = "127.0.0.1"
+    serve_port: int = Field(8787, ge=1, le=65535)
+    stream_max_files: int = Field(20_000, ge=1, description="Landed files per micro-batch; bounds one run")
+
+    # -- cdc (PostgreSQL logical replication, Debezium files) -----------------------------------
+    cdc_dsn: SecretStr = Field(SecretStr(""), description="libpq DSN of the operational database to capture")
+    cdc_tables: dict[str, str] = Field(
+        default_factory=dict,
+        description="schema.table -> source_system of its mapping in config/sources (columns -> canonical fields)",
+    )
+    cdc_slot_name: str = Field("feedbackloop", pattern=r"^[a-z0-9_]{1,63}$")
+    cdc_publication: str = Field("feedbackloop", pattern=r"^[a-z0-9_]{1,63}$")
+    cdc_batch_changes: int = Field(5_000, ge=1, description="Changes per bronze commit")
+    cdc_flush_seconds: float = Field(1.0, gt=0, description="Longest a captured change waits for its bronze commit")
+    cdc_idle_seconds: float = Field(2.0, gt=0, description="A bounded capture run ends after this long caught up")
+    cdc_max_seconds: float = Field(50.0, gt=0, description="Longest bounded capture run (the flow runs every minute)")
+    cdc_reconnect_seconds: float = Field(60.0, ge=0, description="How long capture retries a lost connection")
+
     # -- dbt -----------------------------------------------------------------------------------
     dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
     dbt_target: str = Field("duckdb", description="profiles.yml target: duckdb or databricks")

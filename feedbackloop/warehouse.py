@@ -67,7 +67,13 @@ def lake_tables(settings: Settings) -> list[tuple[str, str]]:
 
 LAYER_TABLES = {
     "bronze": list(BRONZE_TABLES),
-    "silver": ["stg_bronze__feedback", "stg_bronze__telemetry_events", "int_feedback__deduplicated"],
+    "silver": [
+        "stg_bronze__feedback",
+        "stg_bronze__telemetry_events",
+        "stg_bronze__feedback_changes",
+        "int_feedback__latest_changes",
+        "int_feedback__deduplicated",
+    ],
     "gold": ["fct_feedback", "fct_feedback_daily_volume", "fct_telemetry_daily", "dim_deploys"],
 }
 

@@ -10,8 +10,10 @@ from prefect.artifacts import create_markdown_artifact
 
 from feedbackloop.settings import get_settings
 from feedbackloop.warehouse import layer_counts
+from flows.cdc import cdc
 from flows.enrich import enrich
 from flows.ingest import ingest
+from flows.stream import stream
 from flows.transform import transform
 
 
@@ -31,7 +33,7 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline() -> dict[str, Any]:
-    """ingest -> bronze -> dbt silver -> enrich -> dbt gold; later stages plug in after gold."""
+    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> dbt gold; later stages plug in after gold."""
     stages: dict[str, Any] = {}
     timings: dict[str, float] = {}
 
@@ -41,6 +43,8 @@ def feedback_pipeline() -> dict[str, Any]:
         timings[name] = time.perf_counter() - start
 
     timed("ingest", ingest)
+    timed("stream", stream)
+    timed("cdc", cdc)
     timed("silver", transform, select="silver")
     timed("enrich", enrich)
     timed("gold", transform, select="gold")

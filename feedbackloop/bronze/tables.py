@@ -87,10 +87,49 @@ INGEST_CHECKPOINT = pa.schema(
     ]
 )
 
+# One row per change to a source record: from PostgreSQL logical replication, Debezium files, or a
+# support tool's webhook. The record's content lands in FEEDBACK (one row per text version, doc_id);
+# this log says which version is current, in which order changes happened, and what was deleted.
+FEEDBACK_CHANGES = pa.schema(
+    [
+        ("change_id", pa.string()),
+        ("source_system", pa.string()),
+        ("source_record_id", pa.string()),
+        ("op", pa.string()),  # insert | update | delete | snapshot
+        ("changed_at", TS),  # commit time (CDC) or the source's update time (webhooks)
+        ("lsn", pa.int64()),  # WAL position of the change; null where the source has none
+        ("commit_lsn", pa.int64()),
+        ("txn_id", pa.int64()),
+        ("doc_id", pa.string()),  # the version the record has after the change; null on delete
+        ("resolution_status", pa.string()),
+        ("raw_payload", pa.string()),
+        ("source_file", pa.string()),
+        ("source_offset", pa.int64()),
+        ("ingested_at", TS),
+        ("ingest_run_id", pa.string()),
+    ]
+)
+
+# One row per LSN that change capture is about to confirm to its replication slot, written after the
+# bronze commit of everything before it. A slot whose confirmed position is ahead of the last row here
+# was not advanced by us (it was dropped and re-created): capture then re-synchronises from a snapshot.
+CDC_CHECKPOINT = pa.schema(
+    [
+        ("slot_name", pa.string()),
+        ("confirmed_lsn", pa.int64()),
+        ("kind", pa.string()),  # stream | snapshot
+        ("changes", pa.int64()),
+        ("recorded_at", TS),
+        ("ingest_run_id", pa.string()),
+    ]
+)
+
 # (table name, schema, key column) for each bronze table the ingest stage appends to.
 TABLES = {
     "feedback": (FEEDBACK, "doc_id"),
     "telemetry_events": (TELEMETRY_EVENTS, "event_id"),
+    "feedback_changes": (FEEDBACK_CHANGES, "change_id"),
     "quarantine": (QUARANTINE, "quarantine_id"),
     "ingest_checkpoint": (INGEST_CHECKPOINT, "source_file"),
+    "cdc_checkpoint": (CDC_CHECKPOINT, "slot_name"),
 }

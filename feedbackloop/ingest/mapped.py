@@ -33,7 +33,9 @@ class SourceMapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source_system: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")
-    format: Literal["csv", "jsonl"]
+    # debezium: JSON Lines of Debezium change events whose before/after rows have these columns; the
+    # same mapping serves PostgreSQL capture of that table (settings.cdc_tables).
+    format: Literal["csv", "jsonl", "debezium"]
     columns: dict[str, str | list[str]]
     constants: dict[str, str] = Field(default_factory=dict)
     value_maps: dict[str, dict[str, str]] = Field(default_factory=dict)

@@ -124,19 +124,88 @@ class BronzeWriter:
                 self._buffers[name] = []
 
 
+class RowMapper:
+    """Maps one source payload onto a validated bronze row: the contract every path into bronze shares."""
+
+    def __init__(
+        self, settings: Settings, adapter: SourceAdapter, source_file: str, run_id: str, product: str | None = None
+    ) -> None:
+        self.settings = settings
+        self.adapter = adapter
+        self.product = product  # from the inbox folder, for exports that carry no product column
+        self.source_file = source_file
+        self.run_id = run_id
+        self.now = datetime.now(UTC)
+        self.rows_truncated = 0
+
+    def to_row(self, payload: dict[str, Any], offset: int, raw: str) -> tuple[str, dict[str, Any]]:
+        """(bronze table, row); raises RowError or ValidationError with the quarantine reason."""
+        canonical = self.adapter.to_canonical(payload)
+        if self.product and not canonical.get("product"):
+            canonical["product"] = self.product
+        if self.adapter.kind == "telemetry":
+            return "telemetry_events", self._telemetry_row(canonical, offset, raw)
+        return "feedback", self._feedback_row(canonical, offset, raw)
+
+    def _feedback_row(self, canonical: dict[str, Any], offset: int, raw: str) -> dict[str, Any]:
+        if not canonical.get("source_record_id"):
+            raise RowError("missing source_record_id")
+        text = canonical.get("customer_text") or ""
+        if not text.strip():
+            raise RowError("empty customer_text")
+        limit = self.settings.max_text_bytes
+        encoded = text.encode("utf-8")
+        if len(encoded) > limit:
+            # The raw payload keeps the full text; the canonical text is cut so downstream stays bounded.
+            canonical["customer_text"] = encoded[:limit].decode("utf-8", "ignore")
+            canonical["is_text_truncated"] = True
+            self.rows_truncated += 1
+        if canonical.get("event_at") is None:
+            canonical["event_at"] = self.now
+            canonical["is_event_at_inferred"] = True
+        record = FeedbackRecord(
+            source_system=self.adapter.source_system,
+            ingested_at=self.now,
+            raw_payload=raw,
+            source_file=self.source_file,
+            source_offset=offset,
+            **canonical,
+        )
+        row = record.model_dump()
+        row["ingest_run_id"] = self.run_id
+        return row
+
+    def _telemetry_row(self, canonical: dict[str, Any], offset: int, raw: str) -> dict[str, Any]:
+        record = TelemetryEvent(
+            ingested_at=self.now,
+            raw_payload=raw,
+            source_file=self.source_file,
+            source_offset=offset,
+            **canonical,
+        )
+        row = record.model_dump()
+        row["ingest_run_id"] = self.run_id
+        return row
+
+
 class FileIngester:
     """Turns one file's rows into bronze rows or quarantine rows; never raises on bad data."""
 
     def __init__(
-        self, settings: Settings, writer: BronzeWriter, adapter: SourceAdapter, path: Path, product: str | None = None
+        self,
+        settings: Settings,
+        writer: BronzeWriter,
+        adapter: SourceAdapter,
+        path: Path | str,
+        product: str | None = None,
     ) -> None:
         self.settings = settings
-        self.product = product
         self.writer = writer
         self.adapter = adapter
         self.path = path
         self.source_file = str(path)
-        self.now = datetime.now(UTC)
+        self.mapper = RowMapper(settings, adapter, self.source_file, writer.run_id, product)
+        self.now = self.mapper.now
         self.stats = IngestStats(files_processed=1)
 
     def quarantine(self, offset: int, reason: str, raw: str) -> None:
@@ -156,69 +225,35 @@ class FileIngester:
         kind = _reason_kind(reason)
         self.stats.quarantine_reasons[kind] = self.stats.quarantine_reasons.get(kind, 0) + 1
 
-    def _feedback_row(self, canonical: dict[str, Any], offset: int, raw: str) -> dict[str, Any]:
-        if not canonical.get("source_record_id"):
-            raise RowError("missing source_record_id")
-        text = canonical.get("customer_text") or ""
-        if not text.strip():
-            raise RowError("empty customer_text")
-        limit = self.settings.max_text_bytes
-        encoded = text.encode("utf-8")
-        if len(encoded) > limit:
-            # The raw payload keeps the full text; the canonical text is cut so downstream stays bounded.
-            canonical["customer_text"] = encoded[:limit].decode("utf-8", "ignore")
-            canonical["is_text_truncated"] = True
-            self.stats.rows_truncated += 1
-        if canonical.get("event_at") is None:
-            canonical["event_at"] = self.now
-            canonical["is_event_at_inferred"] = True
-        record = FeedbackRecord(
-            source_system=self.adapter.source_system,
-            ingested_at=self.now,
-            raw_payload=raw,
-            source_file=self.source_file,
-            source_offset=offset,
-            **canonical,
-        )
-        row = record.model_dump()
-        row["ingest_run_id"] = self.writer.run_id
-        return row
+    def _land(self, payload: dict[str, Any], offset: int, raw: str) -> bool:
+        """Write one parsed row (or change); False when bronze already has it."""
+        if self.adapter.kind == "changes":
+            from feedbackloop.ingest.changes import ChangeApplier
 
-    def _telemetry_row(self, canonical: dict[str, Any], offset: int, raw: str) -> dict[str, Any]:
-        record = TelemetryEvent(
-            ingested_at=self.now,
-            raw_payload=raw,
-            source_file=self.source_file,
-            source_offset=offset,
-            **canonical,
-        )
-        row = record.model_dump()
-        row["ingest_run_id"] = self.writer.run_id
-        return row
+            change = self.adapter.to_change(payload, offset, self.source_file, raw)  # type: ignore[attr-defined]
+            return ChangeApplier(self.mapper, self.writer).add(change)
+        table, bronze_row = self.mapper.to_row(payload, offset, raw)
+        return self.writer.add(table, bronze_row)
 
     def run(self) -> IngestStats:
-        table = "feedback" if self.adapter.kind == "feedback" else "telemetry_events"
-        to_row = self._feedback_row if table == "feedback" else self._telemetry_row
-        for row in self.adapter.read(self.path):
+        for row in self.adapter.read(self.path):  # type: ignore[arg-type]
             self.stats.rows_read += 1
             if row.error is not None or row.payload is None:
                 self.quarantine(row.offset, row.error or "unreadable row", row.raw)
                 continue
             try:
-                canonical = self.adapter.to_canonical(row.payload)
-                if self.product and not canonical.get("product"):
-                    canonical["product"] = self.product
-                bronze_row = to_row(canonical, row.offset, row.raw)
+                written = self._land(row.payload, row.offset, row.raw)
             except RowError as exc:
                 self.quarantine(row.offset, str(exc), row.raw)
                 continue
             except ValidationError as exc:
                 self.quarantine(row.offset, _validation_reason(exc), row.raw)
                 continue
-            if self.writer.add(table, bronze_row):
+            if written:
                 self.stats.rows_written += 1
             else:
                 self.stats.rows_duplicate += 1
+        self.stats.rows_truncated = self.mapper.rows_truncated
         if self.stats.rows_read == 0:
             self.stats.files_empty = 1
         return self.stats
@@ -257,7 +292,7 @@ def ingest_inbox(settings: Settings, run_id: str, progress: Progress | None = No
     sources per worker process; small runs stay in-process where spawning would cost more.
     """
     lake = Lake(settings)
-    done = _checkpointed(lake)
+    done = checkpointed_files(lake)
     total = IngestStats()
     groups: dict[str, list[PendingFile]] = {}
     for source, path, product in discover(settings):
@@ -314,27 +349,28 @@ def _ingest_group(settings: Settings, run_id: str, files: list[PendingFile]) -> 
     for source, path, product, fingerprint in files:
         adapter = factories[source]()
         stats = FileIngester(settings, writer, adapter, path, product).run()
-        writer.file_done(_checkpoint_row(adapter, fingerprint, stats, run_id))
+        writer.file_done(checkpoint_row(adapter.source_system, fingerprint, stats, run_id))
         total.add(stats)
     writer.flush()
     return total
 
 
-def _checkpointed(lake: Lake) -> set[tuple[str, int, int]]:
+def checkpointed_files(lake: Lake) -> set[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every file already ingested: the Auto Loader-style checkpoint."""
     if not lake.exists("bronze", "ingest_checkpoint"):
         return set()
     table = lake.read("bronze", "ingest_checkpoint", columns=["source_file", "file_size", "file_mtime_ns"])
     return set(zip(*(table.column(c).to_pylist() for c in table.column_names), strict=True))
 
 
-def _checkpoint_row(
-    adapter: SourceAdapter, fingerprint: tuple[str, int, int], stats: IngestStats, run_id: str
+def checkpoint_row(
+    source_system: str, fingerprint: tuple[str, int, int], stats: IngestStats, run_id: str
 ) -> dict[str, Any]:
     return {
         "source_file": fingerprint[0],
         "file_size": fingerprint[1],
         "file_mtime_ns": fingerprint[2],
-        "source_system": adapter.source_system,
+        "source_system": source_system,
         "rows_read": stats.rows_read,
         "rows_written": stats.rows_written,
         "rows_duplicate": stats.rows_duplicate,

@@ -8,6 +8,7 @@ from functools import partial
 from feedbackloop.ingest.app_store import AppStoreAdapter
 from feedbackloop.ingest.base import SourceAdapter
 from feedbackloop.ingest.google_play import GooglePlayAdapter
+from feedbackloop.ingest.intercom import IntercomAdapter
 from feedbackloop.ingest.mapped import MappedAdapter, load_mapping
 from feedbackloop.ingest.telemetry import TelemetryAdapter
 from feedbackloop.ingest.zendesk import ZendeskAdapter
@@ -17,11 +18,13 @@ BUILT_IN: dict[str, Callable[[], SourceAdapter]] = {
     "app_store": AppStoreAdapter,
     "google_play": GooglePlayAdapter,
     "zendesk": ZendeskAdapter,
+    "intercom": IntercomAdapter,
     "telemetry": TelemetryAdapter,
 }
 
 
 def adapters_for(settings: Settings) -> dict[str, Callable[[], SourceAdapter]]:
+    """Every source by name; a name is an inbox folder, a landing-zone folder and a webhook path."""
     adapters = dict(BUILT_IN)
     adapters["zendesk"] = partial(ZendeskAdapter, settings.zendesk_custom_fields or None)
     mappings_dir = settings.source_mappings_dir
@@ -30,5 +33,10 @@ def adapters_for(settings: Settings) -> dict[str, Callable[[], SourceAdapter]]:
             mapping = load_mapping(path)
             if mapping.source_system in adapters:
                 raise ValueError(f"{path}: source_system {mapping.source_system!r} is already defined")
-            adapters[mapping.source_system] = partial(MappedAdapter, mapping)
+            if mapping.format == "debezium":
+                from feedbackloop.cdc.debezium import DebeziumAdapter
+
+                adapters[mapping.source_system] = partial(DebeziumAdapter, mapping)
+            else:
+                adapters[mapping.source_system] = partial(MappedAdapter, mapping)
     return adapters

@@ -18,6 +18,12 @@ enrichment as (
 
 ),
 
+latest_changes as (
+
+    select * from {{ ref('int_feedback__latest_changes') }}
+
+),
+
 final as (
 
     select
@@ -52,7 +58,8 @@ final as (
         feedback.clean_text,
         feedback.clean_agent_text,
         feedback.clean_system_notes,
-        feedback.resolution_status,
+        -- a status-only update changes no text, so no new version: the change log has the current status
+        coalesce(latest_changes.resolution_status, feedback.resolution_status) as resolution_status,
         enrichment.language,
         enrichment.language_score,
 
@@ -66,6 +73,9 @@ final as (
         on feedback.doc_id = duplicates.doc_id
     left join enrichment
         on feedback.doc_id = enrichment.doc_id
+    left join latest_changes
+        on feedback.source_system = latest_changes.source_system
+        and feedback.source_record_id = latest_changes.source_record_id
     where duplicates.is_kept
 
 )

@@ -1,0 +1,1 @@
+"""Change data capture: PostgreSQL logical replication (pgoutput) and Debezium files into bronze."""
