@@ -10,7 +10,9 @@ from prefect.artifacts import create_markdown_artifact
 
 from feedbackloop.settings import get_settings
 from feedbackloop.warehouse import layer_counts
+from flows.embed import embed
 from flows.enrich import enrich
+from flows.index import index
 from flows.ingest import ingest
 from flows.transform import transform
 
@@ -31,7 +33,7 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline() -> dict[str, Any]:
-    """ingest -> bronze -> dbt silver -> enrich -> dbt gold; later stages plug in after gold."""
+    """ingest -> bronze -> dbt silver -> enrich -> embed -> dbt gold -> index; later stages plug in after gold."""
     stages: dict[str, Any] = {}
     timings: dict[str, float] = {}
 
@@ -43,8 +45,18 @@ def feedback_pipeline() -> dict[str, Any]:
     timed("ingest", ingest)
     timed("silver", transform, select="silver")
     timed("enrich", enrich)
+    timed("embed", tolerate_failure, stage=embed)
     timed("gold", transform, select="gold")
+    timed("index", tolerate_failure, stage=index.with_options(timeout_seconds=get_settings().index_timeout_seconds))
     return summarize(stages, timings)
+
+
+def tolerate_failure(stage: Any) -> dict[str, Any]:
+    """Run a stage whose failure must not block gold, labels or alerts; its next run catches up."""
+    state = stage(return_state=True)
+    if state.is_completed():
+        return state.result()
+    return {"status": state.type.value.lower(), "error": str(state.message or state.name)}
 
 
 if __name__ == "__main__":
