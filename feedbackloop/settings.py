@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     )
     index_max_k: int = Field(1000, ge=1, description="Largest k a search may ask for")
     index_exact_max_candidates: int = Field(
-        60_000, ge=1, description="Local backend: filters matching at most this many docs are searched exactly"
+        20_000, ge=1, description="Local backend: filters matching at most this many docs are searched exactly"
     )
     index_ann_min_docs: int = Field(
         100_000, ge=2, description="Local backend: below this many docs every search is exact (no IVF structure)"

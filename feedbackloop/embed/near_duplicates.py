@@ -34,11 +34,14 @@ class NearDuplicateStats:
     near_duplicates: int = 0
 
 
-def link_near_duplicates(settings: Settings, version: str, run_id: str) -> NearDuplicateStats:
+def link_near_duplicates(
+    settings: Settings, version: str, run_id: str, docs: pa.Table | None = None
+) -> NearDuplicateStats:
+    """Refresh links for the kept docs (``docs``: doc_id, event_at; default: silver's model inputs)."""
     lake = Lake(settings)
     stats = NearDuplicateStats()
     rows, matrix = read_vectors(settings, version)
-    docs = model_inputs(settings)
+    docs = model_inputs(settings) if docs is None else docs
     if "event_at" not in docs.column_names or rows.num_rows == 0:
         if not lake.exists(*LINKS_TABLE):
             lake.append(*LINKS_TABLE, NEAR_DUPLICATE_LINKS.empty_table())
