@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feedbackloop.index.base import IndexDoc, SearchFilters, make_filters  # noqa: E402
-from feedbackloop.index.local import LocalIndex, LocalIndexOptions  # noqa: E402
-from feedbackloop.settings import Settings  # noqa: E402
+from feedbackloop.index.base import IndexDoc, SearchFilters, make_filters
+from feedbackloop.index.local import LocalIndex, LocalIndexOptions
+from feedbackloop.settings import Settings
 
 
 def clustered(n: int, dim: int, clusters: int, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -94,8 +94,11 @@ def main() -> None:
                 IndexDoc(
                     doc_id=f"d{i}",
                     vector=vectors[i],
-                    fields={"platform": "ios" if is_ios[i] else "android", "locale": "ja-JP" if is_ja[i] else "en-US",
-                            "event_at": start_time + timedelta(seconds=i)},  # fmt: skip
+                    fields={
+                        "platform": "ios" if is_ios[i] else "android",
+                        "locale": "ja-JP" if is_ja[i] else "en-US",
+                        "event_at": start_time + timedelta(seconds=i),
+                    },
                     fingerprint=str(i),
                 )
                 for i in range(s, min(s + batch, args.docs))
