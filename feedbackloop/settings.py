@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         100_000, ge=2, description="Local backend: below this many docs every search is exact (no IVF structure)"
     )
     index_ivf_lists: int = Field(0, ge=0, description="Local backend: IVF lists (0 = about 1 per 1,000 docs)")
-    index_ivf_probes: int = Field(24, ge=1, description="Local backend: IVF lists scanned by an unfiltered search")
+    index_ivf_probes: int = Field(64, ge=1, description="Local backend: IVF lists scanned by an unfiltered search")
     index_timeout_seconds: float = Field(1800, gt=0, description="A slower index run is abandoned, then caught up")
     elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch 8/9 endpoint")
     elasticsearch_api_key: SecretStr = SecretStr("")

@@ -43,7 +43,7 @@ class LocalIndexOptions:
     exact_max_candidates: int = 20_000
     ann_min_docs: int = 100_000
     ivf_lists: int = 0
-    ivf_probes: int = 24
+    ivf_probes: int = 64
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalIndexOptions:
