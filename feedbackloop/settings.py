@@ -93,7 +93,6 @@ class Settings(BaseSettings):
     )
     index_ivf_lists: int = Field(0, ge=0, description="Local backend: IVF lists (0 = about 1 per 1,000 docs)")
     index_ivf_probes: int = Field(64, ge=1, description="Local backend: IVF lists scanned by an unfiltered search")
-    index_timeout_seconds: float = Field(1800, gt=0, description="A slower index run is abandoned, then caught up")
     elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch 8/9 endpoint")
     elasticsearch_api_key: SecretStr = SecretStr("")
     elasticsearch_alias: str = Field("feedbackloop-feedback", description="Readers query this alias, never an index")

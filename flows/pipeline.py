@@ -47,7 +47,7 @@ def feedback_pipeline() -> dict[str, Any]:
     timed("enrich", enrich)
     timed("embed", tolerate_failure, stage=embed)
     timed("gold", transform, select="gold")
-    timed("index", tolerate_failure, stage=index.with_options(timeout_seconds=get_settings().index_timeout_seconds))
+    timed("index", tolerate_failure, stage=index)
     return summarize(stages, timings)
 
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -77,10 +78,13 @@ def elasticsearch_url(tmp_dir: Path) -> Iterator[str]:
 
 class FaultProxy:
     """Forwards HTTP to ``target``; the first ``failures`` requests whose path contains ``path_part``
-    get ``status`` instead (-1 = every matching request). Counts what it refused."""
+    get ``status`` instead (-1 = every matching request, 0 = none). Counts what it refused."""
 
-    def __init__(self, target: str, status: int = 429, failures: int = 1, path_part: str = "_bulk") -> None:
+    def __init__(
+        self, target: str, status: int = 429, failures: int = 1, path_part: str = "_bulk", delay: float = 0.0
+    ) -> None:
         self.target, self.status, self.remaining, self.path_part = target.rstrip("/"), status, failures, path_part
+        self.delay = delay  # seconds every forwarded request waits: a slow cluster
         self.refused = 0
         self.lock = threading.Lock()
         proxy = self
@@ -101,6 +105,7 @@ class FaultProxy:
                                           "status": proxy.status}).encode()  # fmt: skip
                     self._reply(proxy.status, payload, {"Content-Type": "application/json"})
                     return
+                time.sleep(proxy.delay)
                 request = urllib.request.Request(proxy.target + self.path, data=body or None, method=self.command)
                 for name in ("Content-Type", "Accept", "Authorization"):
                     if self.headers.get(name):

@@ -102,7 +102,7 @@ class OpenAIEmbedder:
         self.batch_size = settings.embedding_batch_size
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        out = []
+        out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             response = self._client.embeddings.create(model=self._model, input=texts[start : start + self.batch_size])
             out.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))

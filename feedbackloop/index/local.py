@@ -104,8 +104,7 @@ class _Store:
         slots = np.arange(start, start + len(docs))
         self.vectors[slots] = np.stack([doc.vector for doc in docs])
         self.alive[slots] = True
-        for slot, doc in zip(slots, docs, strict=True):
-            slot = int(slot)
+        for slot, doc in zip(slots.tolist(), docs, strict=True):
             self.doc_ids.append(doc.doc_id)
             self.fingerprints.append(doc.fingerprint)
             self.payloads.append(json.dumps(doc.fields, default=str))
@@ -313,7 +312,8 @@ class LocalIndex:
         if matches == 0:
             return []
         k_eff = min(k, matches)
-        slots, scores = None, None
+        slots: np.ndarray | None = None
+        scores = np.zeros(0, np.float32)
         if store.ivf is not None and matches > self.options.exact_max_candidates:
             slots, scores = _ivf_search(store, query, mask, matches, k_eff, self.options)
         if slots is None or len(slots) < k_eff:
@@ -351,9 +351,14 @@ def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return top[np.argsort(-scores[top], kind="stable")]
 
 
+def _dot(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """matrix @ query in this thread: multi-threaded BLAS matvecs stall for tens of ms on busy cores."""
+    return np.einsum("ij,j->i", matrix, query)
+
+
 def _exact_search(store: _Store, query: np.ndarray, mask: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
     if mask is None:
-        scores = store.vectors[: store.n] @ query
+        scores = _dot(store.vectors[: store.n], query)
         scores[~store.alive[: store.n]] = -np.inf
         top = _top_k(scores, k)
         return top, scores[top]
@@ -362,7 +367,7 @@ def _exact_search(store: _Store, query: np.ndarray, mask: np.ndarray | None, k: 
     # Gather and score in cache-sized blocks: one pass over memory instead of copy-out then read-back.
     for start in range(0, len(slots), EXACT_BLOCK):
         part = slots[start : start + EXACT_BLOCK]
-        scores[start : start + len(part)] = store.vectors[part] @ query
+        scores[start : start + len(part)] = _dot(store.vectors[part], query)
     top = _top_k(scores, k)
     return slots[top], scores[top]
 
@@ -376,11 +381,13 @@ def _ivf_search(
     selectivity = matches / max(store.live, 1)
     # A filter keeps fewer docs per list, so the true top-k lie in more lists: probe proportionally more.
     nprobe = min(nlist, int(np.ceil(options.ivf_probes / np.sqrt(selectivity))))
+    # faiss's type stubs lag its SWIG wrappers: keyword parameters and array-backed selectors are real.
     if mask is None:
-        params = faiss.SearchParametersIVF(nprobe=nprobe)
+        params = faiss.SearchParametersIVF(nprobe=nprobe)  # type: ignore[call-arg]
     else:
         bitmap = np.packbits(mask, bitorder="little")
-        params = faiss.SearchParametersIVF(sel=faiss.IDSelectorBitmap(bitmap), nprobe=nprobe)
+        selector = faiss.IDSelectorBitmap(bitmap)  # type: ignore[call-arg,arg-type]
+        params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)  # type: ignore[call-arg]
     scores, ids = store.ivf.search(query.reshape(1, -1), k, params=params)
     found = ids[0] >= 0
     return ids[0][found], scores[0][found]
@@ -416,5 +423,5 @@ def _build_ivf(store: _Store, lists: int) -> None:
     for start in range(0, len(live), 100_000):
         part = live[start : start + 100_000]
         ivf.add_with_ids(np.ascontiguousarray(store.vectors[part]), part)
-    ivf.referenced_objects = [quantizer]  # the python wrapper would otherwise free the quantizer early
+    ivf.referenced_objects = [quantizer]  # type: ignore[attr-defined]  # keeps the quantizer alive with the index
     store.ivf, store.ivf_trained_on = ivf, len(live)
