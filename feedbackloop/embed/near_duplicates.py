@@ -23,6 +23,7 @@ from feedbackloop.silver.texts import model_inputs
 
 LINKS_TABLE = ("silver", "feedback_near_duplicate_links")
 CHUNK = 1024
+CANONICAL_BLOCK = 32_768
 
 
 @dataclass
@@ -47,8 +48,8 @@ def link_near_duplicates(
             lake.append(*LINKS_TABLE, NEAR_DUPLICATE_LINKS.empty_table())
         return stats
     order = _event_order(rows, docs)
-    doc_ids = [rows.column("doc_id")[int(i)].as_py() for i in order]
-    hashes = [rows.column("input_hash")[int(i)].as_py() for i in order]
+    doc_ids = rows.column("doc_id").take(pa.array(order)).to_pylist()
+    hashes = rows.column("input_hash").take(pa.array(order)).to_pylist()
     vectors = matrix[order]
     stats.docs_with_vectors = len(doc_ids)
     kept = _reusable_links(lake, version, dict(zip(doc_ids, hashes, strict=True)))
@@ -101,9 +102,7 @@ def _place_chunk(
 ) -> None:
     """Place each doc of ``chunk`` (in event order) on its best earlier canonical, or make it canonical."""
     block = vectors[chunk]
-    known = vectors[canonical] @ block.T if canonical else np.zeros((0, len(chunk)), np.float32)
-    best_known = known.argmax(axis=0) if canonical else np.zeros(len(chunk), np.int64)
-    best_known_sim = known.max(axis=0) if canonical else np.full(len(chunk), -np.inf, np.float32)
+    best_known, best_known_sim = _best_canonical(vectors, canonical, block)
     within = block @ block.T
     new_canonical: list[int] = []  # positions in chunk that became canonical in this chunk
     for j, row in enumerate(chunk):
@@ -119,6 +118,19 @@ def _place_chunk(
             placed[row] = (row, 1.0)
             new_canonical.append(j)
     canonical.extend(chunk[j] for j in new_canonical)
+
+
+def _best_canonical(vectors: np.ndarray, canonical: list[int], block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in ``canonical``, similarity) of each block row's most similar canonical doc."""
+    best = np.zeros(len(block), np.int64)
+    best_sim = np.full(len(block), -np.inf, np.float32)
+    for start in range(0, len(canonical), CANONICAL_BLOCK):  # bounded memory: never a full canonical x chunk matrix
+        sims = vectors[canonical[start : start + CANONICAL_BLOCK]] @ block.T
+        top = sims.argmax(axis=0)
+        top_sim = sims[top, np.arange(len(block))]
+        better = top_sim > best_sim
+        best[better], best_sim[better] = top[better] + start, top_sim[better]
+    return best, best_sim
 
 
 def _link_count(lake: Lake) -> int:

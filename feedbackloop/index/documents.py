@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from feedbackloop.embed.texts import label_columns, latest_label_order
 from feedbackloop.embed.vectors import to_matrix
@@ -90,7 +91,7 @@ def desired_documents(settings: Settings, version: str) -> Desired:
             [version],
         ).fetch_arrow_table()
     gold_docs = rows.num_rows
-    rows = rows.filter(pa.compute.is_valid(rows.column("vector")))
+    rows = rows.filter(pc.is_valid(rows.column("vector")))
     vectors = to_matrix(rows.column("vector"), rows.column("dim"), version)
     fields = rows.drop_columns(["input_hash", "dim", "vector"]).rename_columns(
         [
