@@ -46,7 +46,7 @@ def main() -> None:
         shutil.copy(source, root / "inbox" / "maalej_app_reviews" / "reviews.csv")
         ensure_source_tables(settings)
         ingest_inbox(settings, "bench")
-        run_dbt(settings, ["build", "--select", "silver"])
+        run_dbt(settings, ["build", "--select", "silver", "--indirect-selection", "cautious"])
         enrich_new_feedback(settings, "bench")
         inputs = embedding_inputs(settings)
         if args.limit:
