@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -133,6 +134,101 @@ def transform(select: str = typer.Option("silver gold", help="dbt selection")) -
     from flows.transform import transform as transform_flow
 
     console.print_json(json.dumps(transform_flow(select=select)))
+
+
+@app.command()
+def embed() -> None:
+    """Embed new or changed feedback and refresh near-duplicate links (flow ``embed``)."""
+    _quiet_third_parties()
+    from flows.embed import embed as embed_flow
+
+    console.print_json(json.dumps(embed_flow(), default=str))
+
+
+@app.command("index")
+def index_command() -> None:
+    """Sync the vector index with gold (flow ``index``)."""
+    _quiet_third_parties()
+    from flows.index import index as index_flow
+
+    console.print_json(json.dumps(index_flow(), default=str))
+
+
+FILTER_HELP = "Repeat or comma-separate for several values"
+
+
+def _filters(**options: list[str] | None) -> dict[str, list[str]]:
+    return {
+        name: [v.strip() for value in values for v in value.split(",") if v.strip()]
+        for name, values in options.items()
+        if values
+    }
+
+
+@app.command("search")
+def search_command(
+    text: str = typer.Argument(..., help="What to look for, in plain words"),
+    k: int = typer.Option(10, "-k", "--k", help="How many results"),
+    source: list[str] = typer.Option(None, "--source", help=FILTER_HELP),
+    locale: list[str] = typer.Option(None, "--locale", help=FILTER_HELP),
+    platform: list[str] = typer.Option(None, "--platform", help=FILTER_HELP),
+    severity: list[str] = typer.Option(None, "--severity", help=FILTER_HELP),
+    category: list[str] = typer.Option(None, "--category", help=FILTER_HELP),
+    since: str = typer.Option(None, "--since", help="event_at on or after (ISO date or timestamp, UTC)"),
+    until: str = typer.Option(None, "--until", help="event_at before (ISO date or timestamp, UTC)"),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON"),
+) -> None:
+    """Semantic search over indexed feedback (hybrid lexical + vector on Elasticsearch)."""
+    from feedbackloop.index.base import make_filters
+    from feedbackloop.index.search import search
+
+    options = _filters(source=source, locale=locale, platform=platform, severity=severity, category=category)
+    _run_search(lambda: search(get_settings(), text, make_filters(options, since, until), k), as_json)
+
+
+@app.command("more-like-this")
+def more_like_this_command(
+    doc_id: str = typer.Argument(..., help="The doc_id to find similar feedback for"),
+    k: int = typer.Option(10, "-k", "--k", help="How many results"),
+    source: list[str] = typer.Option(None, "--source", help=FILTER_HELP),
+    locale: list[str] = typer.Option(None, "--locale", help=FILTER_HELP),
+    platform: list[str] = typer.Option(None, "--platform", help=FILTER_HELP),
+    severity: list[str] = typer.Option(None, "--severity", help=FILTER_HELP),
+    category: list[str] = typer.Option(None, "--category", help=FILTER_HELP),
+    since: str = typer.Option(None, "--since", help="event_at on or after (ISO date or timestamp, UTC)"),
+    until: str = typer.Option(None, "--until", help="event_at before (ISO date or timestamp, UTC)"),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON"),
+) -> None:
+    """Feedback most similar to one doc (the doc itself excluded)."""
+    from feedbackloop.index.base import make_filters
+    from feedbackloop.index.search import more_like_this
+
+    options = _filters(source=source, locale=locale, platform=platform, severity=severity, category=category)
+    _run_search(lambda: more_like_this(get_settings(), doc_id, make_filters(options, since, until), k), as_json)
+
+
+def _run_search(run: Callable[[], list], as_json: bool) -> None:
+    from feedbackloop.index.base import SearchIndexError
+
+    try:
+        results = run()
+    except (ValueError, LookupError, SearchIndexError) as error:
+        console.print(f"[red]error[/]: {error}")
+        raise typer.Exit(2) from error
+    if as_json:
+        print(json.dumps([r.as_dict() for r in results], default=str))
+        return
+    if not results:
+        console.print("no matching feedback")
+    for rank, result in enumerate(results, 1):
+        labels = ", ".join(f"{k}={v}" for k, v in result.labels.items()) or "no labels yet"
+        shown = {k: result.fields.get(k) for k in ("source_system", "platform", "locale", "event_at")}
+        meta = ", ".join(f"{k}={v}" for k, v in shown.items() if v)
+        console.print(f"[bold]{rank}. {result.doc_id}[/]  score {result.score:.4f}  [dim]{meta}[/]")
+        console.print(f"   {(result.text or '').strip()[:300]}", markup=False, highlight=False)
+        console.print(f"   labels: {labels}", markup=False, highlight=False)
+        for reason in result.why:
+            console.print(f"   why: {reason}", markup=False, highlight=False)
 
 
 @app.command()

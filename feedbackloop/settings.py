@@ -108,6 +108,32 @@ class Settings(BaseSettings):
     embedding_dim: int = Field(384, ge=1)
     embedding_batch_size: int = Field(64, ge=1)
     embedding_timeout_seconds: float = 30.0
+    near_duplicate_threshold: float = Field(
+        0.95, gt=0, le=1, description="Cosine similarity at or above which a doc is a near-duplicate of a canonical doc"
+    )
+
+    # -- index ---------------------------------------------------------------------------------
+    index_backend: Literal["local", "elasticsearch"] = Field(
+        "local", description="local = embedded vector index under the lake; elasticsearch = ES 8/9 behind an alias"
+    )
+    index_local_dir: Path | None = Field(
+        None, description="Where the local index lives (default: <lake_uri>/index when the lake is local)"
+    )
+    index_max_k: int = Field(1000, ge=1, description="Largest k a search may ask for")
+    index_exact_max_candidates: int = Field(
+        20_000, ge=1, description="Local backend: filters matching at most this many docs are searched exactly"
+    )
+    index_ann_min_docs: int = Field(
+        100_000, ge=2, description="Local backend: below this many docs every search is exact (no IVF structure)"
+    )
+    index_ivf_lists: int = Field(0, ge=0, description="Local backend: IVF lists (0 = about 1 per 1,000 docs)")
+    index_ivf_probes: int = Field(64, ge=1, description="Local backend: IVF lists scanned by an unfiltered search")
+    elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch 8/9 endpoint")
+    elasticsearch_api_key: SecretStr = SecretStr("")
+    elasticsearch_alias: str = Field("feedbackloop-feedback", description="Readers query this alias, never an index")
+    elasticsearch_timeout_seconds: float = 30.0
+    elasticsearch_max_retries: int = Field(3, ge=0, description="Retries on 429/502/503/504 and connection errors")
+    elasticsearch_bulk_docs: int = Field(500, ge=1, description="Docs per bulk request")
 
     # -- databricks (production world) ----------------------------------------------------------
     databricks_host: str = ""

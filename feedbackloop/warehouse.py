@@ -22,10 +22,12 @@ def install_duckdb_extensions() -> None:
 
 def source_tables() -> dict[tuple[str, str], pa.Schema]:
     """Every Delta table dbt reads as a source, with the schema of the Python stage that writes it."""
+    from feedbackloop.embed.tables import NEAR_DUPLICATE_LINKS
     from feedbackloop.silver.enrich import ENRICHMENT
 
     tables = {("bronze", name): schema for name, (schema, _) in BRONZE_TABLES.items()}
     tables["silver", "feedback_enrichment"] = ENRICHMENT
+    tables["silver", "feedback_near_duplicate_links"] = NEAR_DUPLICATE_LINKS
     return tables
 
 
@@ -74,7 +76,13 @@ LAYER_TABLES = {
         "int_feedback__latest_changes",
         "int_feedback__deduplicated",
     ],
-    "gold": ["fct_feedback", "fct_feedback_daily_volume", "fct_telemetry_daily", "dim_deploys"],
+    "gold": [
+        "fct_feedback",
+        "fct_feedback_daily_volume",
+        "fct_telemetry_daily",
+        "dim_deploys",
+        "fct_feedback_near_duplicates",
+    ],
 }
 
 

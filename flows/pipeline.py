@@ -11,7 +11,9 @@ from prefect.artifacts import create_markdown_artifact
 from feedbackloop.settings import get_settings
 from feedbackloop.warehouse import layer_counts
 from flows.cdc import cdc
+from flows.embed import embed
 from flows.enrich import enrich
+from flows.index import index
 from flows.ingest import ingest
 from flows.stream import stream
 from flows.transform import transform
@@ -33,7 +35,7 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline() -> dict[str, Any]:
-    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> dbt gold; later stages plug in after gold."""
+    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> embed -> dbt gold -> index."""
     stages: dict[str, Any] = {}
     timings: dict[str, float] = {}
 
@@ -47,8 +49,18 @@ def feedback_pipeline() -> dict[str, Any]:
     timed("cdc", cdc)
     timed("silver", transform, select="silver")
     timed("enrich", enrich)
+    timed("embed", tolerate_failure, stage=embed)
     timed("gold", transform, select="gold")
+    timed("index", tolerate_failure, stage=index)
     return summarize(stages, timings)
+
+
+def tolerate_failure(stage: Any) -> dict[str, Any]:
+    """Run a stage whose failure must not block gold, labels or alerts; its next run catches up."""
+    state = stage(return_state=True)
+    if state.is_completed():
+        return state.result()
+    return {"status": state.type.value.lower(), "error": str(state.message or state.name)}
 
 
 if __name__ == "__main__":

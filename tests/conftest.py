@@ -36,3 +36,12 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An Elasticsearch API: ELASTICSEARCH_URL when set, else noida-db started for this session."""
+    from tests.servers import elasticsearch_url
+
+    with elasticsearch_url(tmp_path_factory.mktemp("noida")) as url:
+        yield url
