@@ -55,4 +55,3 @@ def test_an_unreachable_index_does_not_block_the_pipeline_and_the_next_run_catch
     from feedbackloop.index.elastic import ElasticIndex
 
     ElasticIndex(get_settings()).drop_all()
-
