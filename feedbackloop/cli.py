@@ -57,16 +57,18 @@ def demo(
 
 
 @app.command()
-def run() -> None:
+def run(
+    only: list[str] = typer.Option(None, "--only", help="Run just these stages, e.g. --only ingest --only silver"),
+) -> None:
     """Run the whole pipeline (flow ``feedback-pipeline``) on whatever is in the inbox."""
     _quiet_third_parties()
-    _run_pipeline()
+    _run_pipeline(only or None)
 
 
-def _run_pipeline() -> None:
+def _run_pipeline(only: list[str] | None = None) -> None:
     from flows.pipeline import feedback_pipeline
 
-    summary = feedback_pipeline()
+    summary = feedback_pipeline(only=only)
     _print_summary(summary)
 
 

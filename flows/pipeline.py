@@ -33,13 +33,21 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
     return summary
 
 
+STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "embed", "gold", "index")
+
+
 @flow(name="feedback-pipeline", log_prints=True)
-def feedback_pipeline() -> dict[str, Any]:
+def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
     """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> embed -> dbt gold -> index."""
+    unknown = set(only or ()) - set(STAGES)
+    if unknown:
+        raise ValueError(f"unknown stages {sorted(unknown)}; the pipeline's stages are {list(STAGES)}")
     stages: dict[str, Any] = {}
     timings: dict[str, float] = {}
 
     def timed(name: str, fn: Any, **kwargs: Any) -> None:
+        if only and name not in only:
+            return
         start = time.perf_counter()
         stages[name] = fn(**kwargs)
         timings[name] = time.perf_counter() - start

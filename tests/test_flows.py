@@ -66,3 +66,14 @@ def test_a_dbt_test_failure_fails_the_pipeline_flow(settings: Settings) -> None:
     Lake(settings).append("bronze", "feedback", pa.Table.from_pylist([row], schema=FEEDBACK))
     with pytest.raises(Exception, match="accepted_values_stg_bronze__feedback_channel"):
         feedback_pipeline()
+
+
+def test_only_runs_the_named_stages(settings: Settings) -> None:
+    write_app_store(settings.inbox_dir / "app_store" / "r.csv", [app_store_row("a1")])
+    summary = feedback_pipeline(only=["ingest", "silver"])
+    assert {"ingest", "silver"} <= set(summary) and not {"gold", "embed", "index"} & set(summary)
+
+
+def test_an_unknown_stage_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"unknown stages \['gild'\]"):
+        feedback_pipeline.fn(only=["gild"])
