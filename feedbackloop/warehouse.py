@@ -23,9 +23,11 @@ def install_duckdb_extensions() -> None:
 def source_tables() -> dict[tuple[str, str], pa.Schema]:
     """Every Delta table dbt reads as a source, with the schema of the Python stage that writes it."""
     from feedbackloop.silver.enrich import ENRICHMENT
+    from feedbackloop.silver.redact import REDACTED
 
     tables = {("bronze", name): schema for name, (schema, _) in BRONZE_TABLES.items()}
     tables["silver", "feedback_enrichment"] = ENRICHMENT
+    tables["silver", "feedback_redacted"] = REDACTED
     return tables
 
 

@@ -18,6 +18,12 @@ enrichment as (
 
 ),
 
+redacted as (
+
+    select * from {{ source('silver', 'feedback_redacted') }}
+
+),
+
 final as (
 
     select
@@ -49,9 +55,11 @@ final as (
         -- what
         feedback.channel,
         feedback.rating,
-        feedback.clean_text,
-        feedback.clean_agent_text,
-        feedback.clean_system_notes,
+        -- text only ever reaches gold redacted (null until the redaction stage has seen the doc)
+        redacted.redacted_text,
+        redacted.redacted_agent_text,
+        redacted.redacted_system_notes,
+        redacted.pii_types,
         feedback.resolution_status,
         enrichment.language,
         enrichment.language_score,
@@ -66,6 +74,8 @@ final as (
         on feedback.doc_id = duplicates.doc_id
     left join enrichment
         on feedback.doc_id = enrichment.doc_id
+    left join redacted
+        on feedback.doc_id = redacted.doc_id
     where duplicates.is_kept
 
 )
