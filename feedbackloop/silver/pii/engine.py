@@ -42,6 +42,20 @@ class PiiModelMissing(RuntimeError):
     """The spaCy model package is not installed (it is never downloaded at run time)."""
 
 
+def dictionary_words(model_name: str) -> frozenset[str]:
+    """English words (WordNet's index, shipped inside the model package for its lemmatizer)."""
+    from pathlib import Path
+
+    import spacy.util
+    from spacy.lookups import Lookups
+
+    found = sorted(Path(spacy.util.get_package_path(model_name)).glob("**/lemmatizer/lookups"))
+    if not found:
+        return frozenset()
+    index = Lookups().from_disk(found[0]).get_table("lemma_index")
+    return frozenset(word for pos in ("noun", "verb", "adj", "adv") for word in index.get(pos, []))
+
+
 class PackagedSpacyNlpEngine(SpacyNlpEngine):
     """Presidio's spaCy engine, loading an installed model package only (the default one downloads)."""
 
@@ -158,6 +172,30 @@ def apply(text: str, findings: list[Finding], placeholders: Placeholders) -> str
     return "".join(out)
 
 
+def _repeat_names(fields: Sequence[str | None], findings: list[list[Finding]]) -> None:
+    """A name found once in a doc is redacted wherever it recurs in that doc, also by first or last name alone."""
+    names = {
+        text[f.start : f.end]
+        for text, field_findings in zip(fields, findings, strict=True)
+        if text
+        for f in field_findings
+        if f.entity_type == PERSON
+    }
+    if not names:
+        return
+    parts = {" ".join(n.split()) for n in names} | {w for n in names for w in n.split() if len(w) >= 3}
+    pattern = re.compile(
+        r"(?<!\w)(?:"
+        + "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in sorted(parts, key=len, reverse=True))
+        + r")(?!\w)"
+    )
+    for text, field_findings in zip(fields, findings, strict=True):
+        if not text:
+            continue
+        for match in pattern.finditer(text):
+            field_findings.append(Finding(PERSON, match.start(), match.end()))
+
+
 def region_of(country: str | None, locale: str | None, default: str) -> str:
     if country and len(country) == 2:
         return country.upper()
@@ -186,6 +224,7 @@ class Redactor:
         self.min_parallel_texts = min_parallel_texts
         self.nlp_engine = PackagedSpacyNlpEngine(model_name, exclude=NER_ONLY_EXCLUDE)
         self.nlp_engine.load()
+        self.dictionary = dictionary_words(model_name)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Redactor:
@@ -243,8 +282,10 @@ class Redactor:
         entities = self._ner([w[3] for w in wanted]) if wanted else {}
         for i, j, offset, sentence in wanted:
             english = (languages[i] or "en") in ("en", "und")
-            for start, end in person_spans(entities[sentence], sentence, english):
+            for start, end in person_spans(entities[sentence], sentence, english, self.dictionary):
                 findings[i][j].append(Finding(PERSON, offset + start, offset + end))
+        for fields, doc_findings in zip(docs, findings, strict=True):
+            _repeat_names(fields, doc_findings)
         return [[resolve_overlaps(field_findings) for field_findings in doc] for doc in findings]
 
     def redact(

@@ -149,12 +149,16 @@ def ner_candidates(text: str) -> Iterator[tuple[int, str]]:
 
 
 def person_spans(
-    entities: Iterable[tuple[int, int, str]], text: str, english: bool = True
+    entities: Iterable[tuple[int, int, str]],
+    text: str,
+    english: bool = True,
+    dictionary: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[int, int]]:
     """NER PERSON spans that survive the name checks (a small English model tags product words too).
 
-    Outside English a lone capitalised word is not enough (German capitalises every noun): a name
-    needs two words, none a stop word or an abstract-noun ending.
+    A lone capitalised word that is an English dictionary word ("Settings") is not taken on NER's
+    word alone. Outside English a lone capitalised word is never enough (German capitalises every
+    noun): a name needs two words, none a stop word or an abstract-noun ending.
     """
     stop = _stop_words()
     for start, end, label in entities:
@@ -167,6 +171,8 @@ def person_spans(
         if any(w in stop for w in words if not re.fullmatch(PARTICLE, w)):
             continue
         if not english and (len(words) < 2 or any(NOUN_ENDINGS.search(w) for w in words)):
+            continue
+        if len(words) == 1 and (words[0] in dictionary or words[0].removesuffix("s") in dictionary):
             continue
         start = text.index(value, start)
         yield start, start + len(value)
