@@ -156,5 +156,5 @@ def strings_in_tree(root: Path) -> Iterator[tuple[Path, str]]:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         if path.suffix == ".parquet":
             yield path, json.dumps(pq.read_table(path).to_pylist(), default=str)
-        elif path.suffix != ".duckdb":
+        else:
             yield path, path.read_bytes().decode("utf-8", "replace")

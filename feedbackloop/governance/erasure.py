@@ -21,13 +21,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 from deltalake import DeltaTable
 
 from feedbackloop.governance import registry
-from feedbackloop.governance.purge import delete_keys, purge_history
+from feedbackloop.governance.purge import delete_keys, purge_history, rebuild_warehouse
 from feedbackloop.governance.runs import code_version
 from feedbackloop.governance.vault import Vault
 from feedbackloop.lake import Lake
@@ -254,16 +255,15 @@ class Journal:
         """Drop the request's journal rows, and every old version that still lists its doc_ids."""
         dt = self.vault.table(JOURNAL_TABLE)
         if dt is not None:
-            delete_keys(dt, "request_key", [request_key], storage_options=self.vault.storage_options)
+            delete_keys(dt, "request_key", [request_key])
             purge_history(dt)
             self.vault.lock_down()
 
 
-def _open(settings: Settings, table: registry.DocTable) -> tuple[DeltaTable | None, dict[str, str] | None]:
+def _open(settings: Settings, table: registry.DocTable) -> DeltaTable | None:
     if table.root == "vault":
-        vault = Vault(settings)
-        return vault.table(table.name), vault.storage_options
-    return Lake(settings).table(table.layer, table.name), settings.storage_options or None
+        return Vault(settings).table(table.name)
+    return Lake(settings).table(table.layer, table.name)
 
 
 def execute(
@@ -292,6 +292,8 @@ def execute(
     for table in [*registry.doc_tables("doc"), *registry.doc_tables("event"), *registry.doc_tables("quarantine")]:
         ids = plan.ids(table.kind)
         steps.append((table.label, lambda t=table, i=ids: _erase_from(settings, t, i, result)))
+    # The embedded warehouse file keeps rows of dropped dbt staging tables; rebuilt with views only.
+    steps.append(("warehouse", lambda: rebuild_warehouse(Path(settings.warehouse_path))))
     for step, run in steps:
         if step in done:
             result.rows_by_table[step] = done[step]
@@ -307,10 +309,10 @@ def execute(
 
 
 def _erase_from(settings: Settings, table: registry.DocTable, ids: list[str], result: ErasureResult) -> int:
-    dt, options = _open(settings, table)
+    dt = _open(settings, table)
     if dt is None or not ids:
         return 0
-    rows = delete_keys(dt, table.key, ids, table.key_is_list, options)
+    rows = delete_keys(dt, table.key, ids, table.key_is_list)
     if rows:
         result.files_purged += purge_history(dt)
         if table.root == "vault":
