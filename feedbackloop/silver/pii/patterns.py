@@ -63,7 +63,7 @@ class ValidatedRecognizer(EntityRecognizer):
         raise NotImplementedError
 
 
-class EmailRecognizer(ValidatedRecognizer):
+class ValidatedEmailRecognizer(ValidatedRecognizer):
     """Addresses, also percent-encoded in URLs (``%40``), obfuscated (``[at]``) or wrapped after the ``@``."""
 
     ENTITY = EMAIL
@@ -90,7 +90,7 @@ class EmailRecognizer(ValidatedRecognizer):
         return start, end
 
 
-class PhoneRecognizer(ValidatedRecognizer):
+class ValidatedPhoneRecognizer(ValidatedRecognizer):
     """Numbers libphonenumber calls valid, read with the doc's country (or + / 00 / %2B international form)."""
 
     ENTITY = PHONE
@@ -127,6 +127,7 @@ def _fallback_regions(region: str | None) -> tuple[str | None, ...]:
     return tuple(dict.fromkeys(r for r in regions if r))
 
 
+@cache
 def is_valid_phone(number: str, region: str | None) -> bool:
     try:
         if number.lstrip().startswith("+"):
@@ -149,7 +150,7 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-class CardRecognizer(ValidatedRecognizer):
+class ValidatedCardRecognizer(ValidatedRecognizer):
     """13-19 digit payment card numbers from the major networks that pass the Luhn check."""
 
     ENTITY = CARD
@@ -178,7 +179,7 @@ def iban_ok(compact: str) -> bool:
     return int(number) % 97 == 1
 
 
-class IbanRecognizer(ValidatedRecognizer):
+class ValidatedIbanRecognizer(ValidatedRecognizer):
     """IBANs with the right length for their country and a valid mod-97 checksum, grouped or not."""
 
     ENTITY = IBAN
@@ -205,7 +206,7 @@ class IbanRecognizer(ValidatedRecognizer):
         return (match.start(), end) if compact[2:4].isdigit() and iban_ok(compact) else None
 
 
-class IpRecognizer(ValidatedRecognizer):
+class ValidatedIpRecognizer(ValidatedRecognizer):
     """IPv4 and IPv6 addresses that parse; dotted version numbers (``version 10.2.1.5``) are not addresses."""
 
     ENTITY = IP
@@ -236,7 +237,7 @@ class IpRecognizer(ValidatedRecognizer):
         return match.span()
 
 
-class AccountIdRecognizer(ValidatedRecognizer):
+class ValidatedAccountIdRecognizer(ValidatedRecognizer):
     """Account, customer and member ids: prefixed forms (ACC-123456) and ids after an id label."""
 
     ENTITY = ACCOUNT
@@ -267,10 +268,10 @@ class AccountIdRecognizer(ValidatedRecognizer):
 
 def pattern_recognizers(account_patterns: Iterable[str] = ()) -> list[ValidatedRecognizer]:
     return [
-        EmailRecognizer(),
-        IbanRecognizer(),
-        CardRecognizer(),
-        IpRecognizer(),
-        AccountIdRecognizer(account_patterns),
-        PhoneRecognizer(),
+        ValidatedEmailRecognizer(),
+        ValidatedIbanRecognizer(),
+        ValidatedCardRecognizer(),
+        ValidatedIpRecognizer(),
+        ValidatedAccountIdRecognizer(account_patterns),
+        ValidatedPhoneRecognizer(),
     ]
