@@ -69,7 +69,12 @@ def lake_tables(settings: Settings) -> list[tuple[str, str]]:
 
 LAYER_TABLES = {
     "bronze": list(BRONZE_TABLES),
-    "silver": ["stg_bronze__feedback", "stg_bronze__telemetry_events", "int_feedback__deduplicated"],
+    "silver": [
+        "stg_bronze__feedback",
+        "stg_bronze__telemetry_events",
+        "int_feedback__deduplicated",
+        "feedback_redacted",
+    ],
     "gold": ["fct_feedback", "fct_feedback_daily_volume", "fct_telemetry_daily", "dim_deploys"],
 }
 
