@@ -17,6 +17,7 @@ and a naive full rewrite (read everything, filter, overwrite).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import socket
 import subprocess
@@ -54,6 +55,11 @@ WORDS = [
 ]  # fmt: skip
 
 
+def doc_id(i: int) -> str:
+    # Real doc_ids are hashes: min/max file statistics cannot narrow a delete down to a few files.
+    return hashlib.sha256(str(i).encode()).hexdigest()[:32]
+
+
 def texts(rng: np.random.Generator, n: int) -> list[str]:
     picks = rng.integers(0, len(WORDS), size=(n, 40))
     return [" ".join(WORDS[j] for j in row) for row in picks]
@@ -65,7 +71,7 @@ def build(lake: Lake, settings: Settings, records: int, dim: int) -> None:
     vault = Vault(settings)
     for start in range(0, records, BATCH):
         n = min(BATCH, records - start)
-        ids = [f"{i:032x}" for i in range(start, start + n)]
+        ids = [doc_id(i) for i in range(start, start + n)]
         users = [f"u-{i % PERSON_USERS}" for i in range(start, start + n)]
         body = texts(rng, n)
         if start <= 4242 < start + n:
@@ -135,7 +141,7 @@ def build(lake: Lake, settings: Settings, records: int, dim: int) -> None:
             "redacted_at": pa.array(col(now)[every], TS), "redact_run_id": col("redact-1")[every],
         }, schema=VAULT))  # fmt: skip
         print(f"  wrote {start + n:,} records", flush=True)
-    target_doc = f"{4242:032x}"
+    target_doc = doc_id(4242)
     vault.append(pa.table({
         "doc_id": [target_doc], "placeholder": ["EMAIL_1"], "entity_type": ["EMAIL_ADDRESS"], "value": [TARGET_EMAIL],
         "value_hash": [value_hash("EMAIL_ADDRESS", TARGET_EMAIL)], "user_id": [TARGET_USER],
@@ -172,7 +178,7 @@ def start_index(work: Path, docs: int, person_docs: list[str]):  # type: ignore[
     client.indices.create(
         index="feedback", mappings={"properties": {"doc_id": {"type": "keyword"}, "source_system": {"type": "keyword"}}}
     )
-    ids = person_docs + [f"{i:032x}" for i in range(docs - len(person_docs))]
+    ids = person_docs + [doc_id(i) for i in range(docs - len(person_docs))]
     helpers.bulk(
         client,
         ({"_index": "feedback", "_id": d, "doc_id": d, "source_system": "zendesk"} for d in ids),
@@ -224,7 +230,7 @@ def main() -> None:
     print(f"built {args.records:,} records in {time.perf_counter() - start:.0f}s")
     size = sum(p.stat().st_size for p in (work / "lake").rglob("*") if p.is_file())
     print(f"lake on disk: {size / 1e9:.2f} GB")
-    person_docs = [f"{i:032x}" for i in range(int(TARGET_USER[2:]), args.records, PERSON_USERS)]
+    person_docs = [doc_id(i) for i in range(int(TARGET_USER[2:]), args.records, PERSON_USERS)]
     proc, client = start_index(work, args.index_docs, person_docs)
     registry.register_index("elasticsearch", elasticsearch_deleter(client, "feedback"))
     try:

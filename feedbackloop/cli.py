@@ -116,16 +116,16 @@ def forget(
 ) -> None:
     """Right to erasure: remove a person from every layer, the vault and every index (flow ``forget``)."""
     _quiet_third_parties()
-    from feedbackloop.governance.erasure import ErasureError, Subject
+    from feedbackloop.governance.erasure import ErasureError, Subject, submit
 
     try:
-        Subject(user_id=user_id, email=email, source_system=source_system)
+        subject = Subject(user_id=user_id, email=email, source_system=source_system)
     except ErasureError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
     from flows.forget import forget_person
 
-    result = forget_person(user_id=user_id, email=email, source_system=source_system)
+    result = forget_person(request_key=submit(get_settings(), subject))
     if result["status"] == "not_found":
         # The identifier is not echoed: this output ends up in logs.
         console.print(f"[yellow]no records match that person[/]: nothing erased (audit request {result['request_id']})")

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from feedbackloop.cli import app
 from feedbackloop.governance import registry
-from feedbackloop.governance.erasure import ErasureError, Subject, forget, resolve
+from feedbackloop.governance.erasure import ErasureError, Subject, forget, resolve, submitted
 from feedbackloop.governance.indexes import elasticsearch_deleter
 from feedbackloop.governance.vault import Vault
 from feedbackloop.lake import Lake
@@ -111,6 +111,23 @@ def test_cli_reports_an_unknown_person_without_echoing_the_identifier(governed: 
     outcome = CliRunner().invoke(app, ["forget", "--email", "nobody@nowhere.example"])
     assert outcome.exit_code == 1
     assert "no records match that person" in outcome.output and "nobody@" not in outcome.output
+
+
+def test_cli_forget_keeps_the_email_out_of_the_flow_run_parameters(governed: Settings) -> None:
+    from prefect.client.orchestration import get_client
+
+    outcome = CliRunner().invoke(app, ["forget", "--email", JANE_EMAIL])
+    assert outcome.exit_code == 0, outcome.output
+    assert '"status": "completed"' in outcome.output
+    with get_client(sync_client=True) as client:
+        parameters = [json.dumps(run.parameters) for run in client.read_flow_runs() if run.parameters]
+    assert parameters and not [p for p in parameters if JANE_EMAIL in p]
+    assert Vault(governed).table("erasure_requests").to_pyarrow_table().num_rows == 0  # request withdrawn
+
+
+def test_a_flow_run_for_an_unknown_request_key_fails_clearly(governed: Settings) -> None:
+    with pytest.raises(ErasureError, match="no submitted erasure request"):
+        submitted(governed, "0" * 64)
 
 
 @pytest.mark.parametrize(

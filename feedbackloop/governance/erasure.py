@@ -64,6 +64,16 @@ JOURNAL = pa.schema(
     ]
 )
 JOURNAL_TABLE = "erasure_journal"
+REQUESTS = pa.schema(
+    [
+        ("request_key", pa.string()),
+        ("user_id", pa.string()),
+        ("email", pa.string()),
+        ("source_system", pa.string()),
+        ("submitted_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+REQUESTS_TABLE = "erasure_requests"
 
 
 class ErasureError(ValueError):
@@ -336,6 +346,38 @@ def _audit(settings: Settings, result: ErasureResult, request_kind: str, subject
     Lake(settings).append("governance", "erasure_audit", pa.Table.from_pylist([row], schema=AUDIT))
 
 
+def submit(settings: Settings, subject: Subject) -> str:
+    """Park the identifiers in the vault and return the request key, so a flow run's parameters
+    (stored by Prefect, shown in its UI) never hold them."""
+    vault = Vault(settings)
+    dt = vault.table(REQUESTS_TABLE)
+    if dt is None or not dt.to_pyarrow_dataset().count_rows(filter=ds.field("request_key") == subject.key):
+        row = {**asdict(subject), "request_key": subject.key, "submitted_at": datetime.now(UTC)}
+        vault.append(pa.Table.from_pylist([row], schema=REQUESTS), REQUESTS_TABLE)
+    return subject.key
+
+
+def submitted(settings: Settings, request_key: str) -> Subject:
+    dt = Vault(settings).table(REQUESTS_TABLE)
+    rows = (
+        []
+        if dt is None
+        else dt.to_pyarrow_dataset().to_table(filter=ds.field("request_key") == request_key).to_pylist()
+    )
+    if not rows:
+        raise ErasureError(
+            f"no submitted erasure request {request_key[:12]}... (already completed, or never submitted)"
+        )
+    return Subject(user_id=rows[0]["user_id"], email=rows[0]["email"], source_system=rows[0]["source_system"])
+
+
+def _withdraw(settings: Settings, request_key: str) -> None:
+    dt = Vault(settings).table(REQUESTS_TABLE)
+    if dt is not None and delete_keys(dt, "request_key", [request_key]):
+        purge_history(dt)
+        Vault(settings).lock_down()
+
+
 def forget(settings: Settings, subject: Subject, progress: Progress | None = None) -> ErasureResult:
     """Erase one person everywhere; an unknown person is audited as ``not_found`` and nothing changes."""
     journal = Journal(settings)
@@ -344,5 +386,7 @@ def forget(settings: Settings, subject: Subject, progress: Progress | None = Non
     if plan.empty and pending is None:
         result = ErasureResult(str(uuid.uuid4()), "not_found")
         _audit(settings, result, "erasure", subject.kind, datetime.now(UTC))
-        return result
-    return execute(settings, subject.key, "erasure", subject.kind, plan, progress)
+    else:
+        result = execute(settings, subject.key, "erasure", subject.kind, plan, progress)
+    _withdraw(settings, subject.key)
+    return result
