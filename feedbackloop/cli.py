@@ -143,16 +143,29 @@ def retention() -> None:
 
 
 @app.command()
-def lineage(doc_id: str, as_json: bool = typer.Option(False, "--json", help="Print JSON")) -> None:
+def lineage(
+    doc_id: str = typer.Argument(..., help="A gold.fct_feedback doc_id, or the id of a gold aggregate row"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
     """Where a gold row came from: source file and offset, runs and code versions, labels, actions."""
-    from feedbackloop.governance.lineage import LineageNotFound
+    from feedbackloop.governance.lineage import LineageNotFound, aggregate_lineage
     from feedbackloop.governance.lineage import lineage as build_lineage
 
     try:
         result = build_lineage(get_settings(), doc_id)
-    except LineageNotFound as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
+    except LineageNotFound:
+        try:
+            aggregate = aggregate_lineage(get_settings(), doc_id)
+        except LineageNotFound as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from None
+        if as_json:
+            console.print_json(json.dumps(aggregate.as_dict(), default=str))
+            return
+        console.print(f"[bold]{aggregate.table}[/] {doc_id}: {aggregate.docs} source record(s)")
+        for source in aggregate.sources:
+            console.print(f"  {source['doc_id']}: {source['source_file']} @ {source['source_offset']}")
+        return
     if as_json:
         console.print_json(json.dumps(result.as_dict(), default=str))
         return

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from feedbackloop.cli import app
-from feedbackloop.governance.lineage import LineageNotFound, lineage
+from feedbackloop.governance.lineage import LineageNotFound, aggregate_lineage, lineage
 from feedbackloop.governance.retention import enforce_retention, plan_retention
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings, get_settings
@@ -114,3 +114,20 @@ def test_lineage_cli_prints_file_and_offset(governed: Settings) -> None:
     assert outcome.exit_code == 0, outcome.output
     flat = "".join(outcome.output.replace("│", " ").split())  # rich wraps long paths anywhere
     assert "app_store/reviews.csv@offset2" in flat  # line 2: the first row after the header
+
+
+def test_an_aggregate_gold_row_lists_the_source_records_it_counts(governed: Settings) -> None:
+    with connect(governed) as conn:
+        (row_id, count) = conn.execute(
+            "select daily_volume_id, feedback_count from gold.fct_feedback_daily_volume"
+            " where source_system = 'app_store'"
+        ).fetchone()
+    result = aggregate_lineage(governed, row_id)
+    assert result.table == "gold.fct_feedback_daily_volume" and result.docs == count == 2
+    assert {s["source_offset"] for s in result.sources} == {2, 3}
+    assert all(s["source_file"].endswith("app_store/reviews.csv") for s in result.sources)
+
+
+def test_an_unknown_aggregate_row_says_so(governed: Settings) -> None:
+    with pytest.raises(LineageNotFound, match="or any gold aggregate"):
+        aggregate_lineage(governed, "nope")

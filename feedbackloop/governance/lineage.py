@@ -110,3 +110,54 @@ def _runs(lake: Lake, result: Lineage) -> dict[str, dict[str, Any]]:
     table: pa.Table = dt.to_pyarrow_dataset().to_table(filter=ds.field("run_id").isin(ids))
     known = {r["run_id"]: _plain(r) for r in table.to_pylist()}
     return {run_id: known.get(run_id, {"code_version": None}) for run_id in ids}
+
+
+@dataclass
+class AggregateLineage:
+    """A gold aggregate row (one day x slice) and the source records counted in it."""
+
+    table: str
+    row_id: str
+    docs: int
+    sources: list[dict[str, Any]]  # up to ``limit`` of them: doc_id, file, offset, ingest run
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"table": self.table, "row_id": self.row_id, "docs": self.docs, "sources": self.sources}
+
+
+# Aggregate gold tables: (key column, the fct_feedback columns they group by).
+AGGREGATES = {
+    "fct_feedback_daily_volume": (
+        "daily_volume_id",
+        ["event_date", "source_system", "product", "product_area", "platform", "app_version"],
+    ),
+}
+
+
+def aggregate_lineage(settings: Settings, row_id: str, limit: int = 50) -> AggregateLineage:
+    """Which source records a gold aggregate row counts, with their files and offsets."""
+    from feedbackloop.warehouse import connect
+
+    with connect(settings) as conn:
+        present = {r[0] for r in conn.execute("select table_name from information_schema.tables").fetchall()}
+        for table, (key, columns) in AGGREGATES.items():
+            if table not in present or "feedback" not in present:
+                continue
+            join = " and ".join(f"fact.{c} is not distinct from agg.{c}" for c in columns)
+            sql = f"""
+                select fact.doc_id, source.source_file, source.source_offset, source.ingest_run_id,
+                       count(*) over () as docs
+                from gold.{table} as agg
+                inner join gold.fct_feedback as fact on {join}
+                left join bronze.feedback as source on source.doc_id = fact.doc_id
+                where agg.{key} = ?
+                order by source.source_file, source.source_offset
+                limit ?
+            """
+            rows = conn.execute(sql, [row_id, limit]).fetchall()
+            if rows:
+                sources = [
+                    {"doc_id": r[0], "source_file": r[1], "source_offset": r[2], "ingest_run_id": r[3]} for r in rows
+                ]
+                return AggregateLineage(f"gold.{table}", row_id, int(rows[0][4]), sources)
+    raise LineageNotFound(f"no row with id {row_id!r} in gold.fct_feedback or any gold aggregate")
