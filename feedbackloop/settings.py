@@ -101,6 +101,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Extra regexes for account ids in text (group 1 = the id); built-ins cover ACC-/CUST-/USR- forms",
     )
+    pii_allow_words: list[str] = Field(
+        default_factory=list,
+        description="Capitalised words that are never part of a name here: product and brand vocabulary",
+    )
     retention_days: dict[str, int] = Field(
         default_factory=dict,
         description='Per source_system retention in days, e.g. {"zendesk": 730, "telemetry": 90}; "*" = default',

@@ -49,8 +49,10 @@ class RedactStats:
 
 
 @cache
-def _redactor(model: str, patterns: tuple[str, ...], region: str, processes: int, min_parallel: int) -> Redactor:
-    return Redactor(model, patterns, region, processes, min_parallel)
+def _redactor(
+    model: str, patterns: tuple[str, ...], region: str, processes: int, min_parallel: int, allow: tuple[str, ...]
+) -> Redactor:
+    return Redactor(model, patterns, region, processes, min_parallel, allow)
 
 
 def get_redactor(settings: Settings) -> Redactor:
@@ -61,6 +63,7 @@ def get_redactor(settings: Settings) -> Redactor:
         settings.pii_default_region,
         settings.pii_ner_processes,
         settings.pii_ner_min_parallel_texts,
+        tuple(settings.pii_allow_words),
     )
 
 

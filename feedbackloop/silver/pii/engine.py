@@ -216,6 +216,7 @@ class Redactor:
         default_region: str = "US",
         ner_processes: int = 1,
         min_parallel_texts: int = 20_000,
+        allow_words: Iterable[str] = (),
     ) -> None:
         self.patterns: list[ValidatedRecognizer] = pattern_recognizers(account_patterns)
         self.context_names = ContextPersonRecognizer()
@@ -225,6 +226,7 @@ class Redactor:
         self.nlp_engine = PackagedSpacyNlpEngine(model_name, exclude=NER_ONLY_EXCLUDE)
         self.nlp_engine.load()
         self.dictionary = dictionary_words(model_name)
+        self.allow_words = frozenset(w.lower() for w in allow_words)
 
     @classmethod
     def from_settings(cls, settings: Any) -> Redactor:
@@ -234,6 +236,7 @@ class Redactor:
             default_region=settings.pii_default_region,
             ner_processes=settings.pii_ner_processes,
             min_parallel_texts=settings.pii_ner_min_parallel_texts,
+            allow_words=settings.pii_allow_words,
         )
 
     def structured(self, text: str, region: str) -> list[Finding]:
@@ -282,7 +285,7 @@ class Redactor:
         entities = self._ner([w[3] for w in wanted]) if wanted else {}
         for i, j, offset, sentence in wanted:
             english = (languages[i] or "en") in ("en", "und")
-            for start, end in person_spans(entities[sentence], sentence, english, self.dictionary):
+            for start, end in person_spans(entities[sentence], sentence, english, self.dictionary, self.allow_words):
                 findings[i][j].append(Finding(PERSON, offset + start, offset + end))
         for fields, doc_findings in zip(docs, findings, strict=True):
             _repeat_names(fields, doc_findings)

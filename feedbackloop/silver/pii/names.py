@@ -71,6 +71,9 @@ NOT_NAMES = frozenset(
         "login", "checkout", "account", "customer", "client", "service", "refund", "order", "payment", "card", "bank",
         "hallo", "bonjour", "hola", "gracias", "danke", "merci", "bitte", "support-team", "kunde", "kundin", "cliente",
         "user", "admin", "agent", "wtf", "lol", "omg",
+        # salutations, which a small model reads as part of the name they precede
+        "cher", "chère", "caro", "cara", "olá", "ola", "estimado", "estimada", "querido", "querida", "liebe",
+        "lieber", "geehrte", "geehrter", "buongiorno", "ciao", "prezado", "prezada", "bonsoir", "salut",
     ]
 )  # fmt: skip
 
@@ -90,7 +93,7 @@ def looks_like_name(value: str) -> bool:
 
 # Endings of abstract nouns, which German capitalises and a small English model then calls names.
 NOUN_ENDINGS = re.compile(
-    r"(?:ung|heit|keit|schaft|tät|ion|ción|ção|ment|mente|dade|dad|ware|nummer|ía|ia|ogie|prozess)$", re.I
+    r"(?:ung|heit|keit|schaft|tät|ion|ción|ção|ment|mente|dade|dad|ware|nummer|ía|ia|ogie|prozess|team|service)$", re.I
 )
 
 
@@ -124,8 +127,12 @@ class ContextPersonRecognizer(EntityRecognizer):
             words = value.split()
             while words and not looks_like_name(words[-1]):
                 words.pop()
-            if words and looks_like_name(" ".join(words)):
-                yield start, start + len(" ".join(words)) if len(words) > 1 else start + len(words[0])
+            if not words or not looks_like_name(" ".join(words)):
+                continue
+            if len(words) == 1 and NOUN_ENDINGS.search(words[0]):
+                continue  # "Viele Grüße, Kundenserviceteam" signs off a team, not a person
+            last = list(re.finditer(r"\S+", value))[len(words) - 1]
+            yield start, start + last.end()
 
 
 SENTENCE_BREAK = re.compile(r"(?<=[.!?;:])\s+|\r?\n+|(?<=\S)\s+[\-–—|]\s+")
@@ -171,11 +178,29 @@ def ner_candidates(text: str, dictionary: frozenset[str] = frozenset()) -> Itera
             previous_end = word.end()
 
 
+def in_dictionary(word: str, dictionary: frozenset[str]) -> bool:
+    """Is the word, or its stem without an English inflection, a dictionary word ("crashes", "using")?"""
+    w = word.lower()
+    stems = {w, w.removesuffix("s"), w.removesuffix("es"), w.removesuffix("ed"), w.removesuffix("d")}
+    if w.endswith("ing"):
+        stems |= {w[:-3], w[:-3] + "e"}
+    return not stems.isdisjoint(dictionary)
+
+
+def _trim_salutation(text: str, start: int, end: int) -> int:
+    """Start of the name once leading salutations ("Caro Pedro Santos") are dropped."""
+    for word in re.finditer(r"\S+", text[start:end]):
+        if word.group().lower().strip(",") not in NOT_NAMES:
+            return start + word.start()
+    return end
+
+
 def person_spans(
     entities: Iterable[tuple[int, int, str]],
     text: str,
     english: bool = True,
     dictionary: frozenset[str] = frozenset(),
+    allow_words: frozenset[str] = frozenset(),
 ) -> Iterator[tuple[int, int]]:
     """NER PERSON spans that survive the name checks (a small English model tags product words too).
 
@@ -187,6 +212,7 @@ def person_spans(
     for start, end, label in entities:
         if label != "PERSON":
             continue
+        start = _trim_salutation(text, start, end)
         value = text[start:end].strip(" .,:;!?'\"()")
         if not value or len(value) <= 2 or any(ch.isdigit() for ch in value) or not looks_like_name(value):
             continue
@@ -195,7 +221,9 @@ def person_spans(
             continue
         if not english and (len(words) < 2 or any(NOUN_ENDINGS.search(w) for w in words)):
             continue
-        if len(words) == 1 and (words[0] in dictionary or words[0].removesuffix("s") in dictionary):
+        if len(words) == 1 and in_dictionary(words[0], dictionary):
+            continue
+        if not allow_words.isdisjoint(words):
             continue
         start = text.index(value, start)
         yield start, start + len(value)
