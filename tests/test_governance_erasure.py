@@ -48,6 +48,26 @@ def test_resolving_by_email_finds_her_docs_across_sources_and_quarantine(governe
     assert plan.event_ids == []  # telemetry is linked by user id only
 
 
+def test_an_agent_quoting_her_email_in_another_ticket_erases_that_ticket_only(governed: Settings) -> None:
+    from feedbackloop.ingest.runner import ingest_inbox
+    from tests.samples import write_zendesk, zendesk_ticket
+
+    comments = [
+        {"author_id": 502, "public": True, "body": "Where is my refund?", "created_at": "2026-10-05T08:00:00Z"},
+        {"author_id": 9001, "public": True, "body": f"Your friend {JANE_EMAIL} asked too.",
+         "created_at": "2026-10-05T09:00:00Z"},
+    ]  # fmt: skip
+    ticket = zendesk_ticket(4, requester_id=502, comments=comments)
+    write_zendesk(governed.inbox_dir / "zendesk" / "more.json", [ticket])
+    ingest_inbox(governed, "run-2")
+    plan = resolve(governed, Subject(email=JANE_EMAIL))
+    with connect(governed) as conn:
+        rows = conn.execute("select source_record_id, doc_id from bronze.feedback where user_id = '502'")
+        bob = dict(rows.fetchall())
+    assert bob["4"] in plan.doc_ids  # it holds her email
+    assert bob["3"] not in plan.doc_ids  # his own ticket stays
+
+
 def test_forget_by_email_leaves_nothing_in_any_table_or_old_version(governed: Settings) -> None:
     docs = jane_docs(governed)
     versions_before = {d: DeltaTable(str(d)).version() for d in all_table_dirs(governed)}

@@ -2,7 +2,7 @@
 
 1. **Plan.** Resolve the person to doc_ids (feedback) and event_ids (telemetry): by user_id in
    bronze and silver, by email through the vault (value hash) and a scan of bronze text and raw
-   payloads; an email also brings in every doc of the user ids it was found with. The plan is
+   payloads; an email the customer wrote themselves also brings in every doc of that user id. The plan is
    journaled in the vault (never in the lake) before anything is deleted.
 2. **Delete** from every table and index in ``governance.registry``, derived data first, then
    bronze; each table is purged of old versions (``purge.py``). Each finished step is journaled.
@@ -148,8 +148,9 @@ def _scan_ids(lake: Lake, layer: str, name: str, key: str, flt: ds.Expression, c
 def _text_scan(
     settings: Settings, email: str, source_system: str | None
 ) -> tuple[set[str], set[tuple[str, str]], set[str]]:
-    """Bronze doc_ids whose text or raw payload mentions the email, the (source, user_id) pairs found with
-    them, and quarantined rows whose raw payload mentions it."""
+    """Bronze doc_ids whose text or raw payload mentions the email; the (source, user_id) of docs whose
+    customer wrote it themselves (an agent quoting it in someone else's ticket does not make that
+    requester this person); quarantined rows whose raw payload mentions it."""
     from feedbackloop.warehouse import connect
 
     needle = email.strip().lower()
@@ -169,14 +170,15 @@ def _text_scan(
             return set(), set(), quarantined
         rows = conn.execute(
             """
-            select doc_id, source_system, user_id from bronze.feedback
+            select doc_id, source_system, user_id, contains(lower(customer_text), ?) as is_own_text
+            from bronze.feedback
             where (? is null or source_system = ?)
               and (contains(lower(raw_payload), ?) or contains(lower(customer_text), ?)
                    or contains(lower(coalesce(agent_text, '')), ?) or contains(lower(coalesce(system_notes, '')), ?))
             """,
-            [source_system, source_system, needle, needle, needle, needle],
+            [needle, source_system, source_system, needle, needle, needle, needle],
         ).fetchall()
-    return {r[0] for r in rows}, {(r[1], r[2]) for r in rows if r[2]}, quarantined
+    return {r[0] for r in rows}, {(r[1], r[2]) for r in rows if r[2] and r[3]}, quarantined
 
 
 def resolve(settings: Settings, subject: Subject) -> Plan:
@@ -192,23 +194,8 @@ def resolve(settings: Settings, subject: Subject) -> Plan:
         found, pairs, quarantined = _text_scan(settings, subject.email, subject.source_system)
         docs |= found
         users |= {(source, user) for source, user in pairs}
-        vault_docs = Vault(settings).docs_with_value(EMAIL, [value_hash(EMAIL, subject.email)])
-        docs |= vault_docs
-        if vault_docs:
-            for layer, name in (("silver", "stg_bronze__feedback"), ("bronze", "feedback")):
-                rows = _scan_ids(
-                    lake,
-                    layer,
-                    name,
-                    "doc_id",
-                    ds.field("doc_id").isin(sorted(vault_docs)),
-                    ["source_system", "user_id"],
-                )
-                users |= {
-                    (s, u)
-                    for s, u in zip(rows["source_system"].to_pylist(), rows["user_id"].to_pylist(), strict=True)
-                    if u
-                }
+        # Docs whose text is already gone from bronze (an earlier, partial request) are still in the vault.
+        docs |= Vault(settings).docs_with_value(EMAIL, [value_hash(EMAIL, subject.email)])
     for source, user in users:
         flt = ds.field("user_id") == user
         if source:

@@ -35,6 +35,7 @@ from feedbackloop.silver.pii.patterns import (
 
 REDACTOR_VERSION = "pii-1"  # bump when recognizers change what gets redacted
 NER_ONLY_EXCLUDE = ["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "senter"]
+_DIGIT = re.compile(r"\d")
 PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|IBAN|IP|ACCOUNT|PERSON)_\d+\]")
 
 
@@ -240,9 +241,11 @@ class Redactor:
         )
 
     def structured(self, text: str, region: str) -> list[Finding]:
+        has_digit = _DIGIT.search(text) is not None
         findings = [
             Finding(recognizer.ENTITY, start, end)
             for recognizer in self.patterns
+            if has_digit or not recognizer.NEEDS_DIGIT
             for start, end in recognizer.find(text, region)
         ]
         findings.extend(Finding(PERSON, s, e) for s, e in self.context_names.find(text))

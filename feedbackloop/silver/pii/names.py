@@ -53,7 +53,7 @@ CUES = frozenset(
     for group in (_INTRO, _HONORIFIC, _MENTION, _SIGN_OFF)
     for cue in group.split("|")
 )
-_WORDS = re.compile(rf"[{LOWER}']+")
+_WORDS = re.compile(rf"(?<![\w'])[{UPPER}{LOWER}']+")
 # IGNORECASE makes NAME match any word; the captured name must still look like a name.
 _CAPITALISED = re.compile(rf"^[{UPPER}]")
 
@@ -114,10 +114,13 @@ class ContextPersonRecognizer(EntityRecognizer):
         return [RecognizerResult(PERSON, start, end, 0.9) for start, end in self.find(text)]
 
     def find(self, text: str, region: str | None = None) -> Iterator[tuple[int, int]]:
-        # The full pattern is slow to try at every position; most texts hold none of its cue words.
-        if CUES.isdisjoint(_WORDS.findall(text.lower())):
-            return
-        for match in CONTEXT.finditer(text):
+        # The full pattern is slow to try at every position: try it only where a cue word starts.
+        for cue in _WORDS.finditer(text):
+            if cue.group().lower() not in CUES:
+                continue
+            match = CONTEXT.match(text, cue.start())
+            if match is None:
+                continue
             group = match.lastgroup
             if group is None:
                 continue

@@ -37,6 +37,7 @@ class ValidatedRecognizer(EntityRecognizer):
     ENTITY: str = ""
     PATTERN: re.Pattern[str]
     QUICK: str | None = None  # a character every match contains: texts without it are skipped
+    NEEDS_DIGIT = True  # every match contains a digit: texts without one are skipped
 
     def __init__(self) -> None:
         super().__init__(supported_entities=[self.ENTITY], name=type(self).__name__, supported_language="en")
@@ -67,6 +68,7 @@ class ValidatedEmailRecognizer(ValidatedRecognizer):
     """Addresses, also percent-encoded in URLs (``%40``), obfuscated (``[at]``) or wrapped after the ``@``."""
 
     ENTITY = EMAIL
+    NEEDS_DIGIT = False
     PATTERN = re.compile(
         r"(?<![\w.%+\-])[\w.+\-]{1,64}"
         r"(?:\s?@\s?|%40|\s?[\[(]at[\])]\s?)"
@@ -253,10 +255,18 @@ class ValidatedAccountIdRecognizer(ValidatedRecognizer):
         super().__init__()
         self.extra = [re.compile(p) for p in extra_patterns]
 
+    CUES = re.compile(
+        r"acc|cust|cus|usr|uid|mbr|member|client|kd|user|subscriber|kunde|konto|compte|abonn|utente", re.IGNORECASE
+    )
+
     def find(self, text: str, region: str | None = None) -> Iterable[tuple[int, int]]:
-        if not any(ch.isdigit() for ch in text):
-            return
-        for pattern in (self.PATTERN, *self.extra):
+        if self.extra:
+            yield from self._find(text, self.extra)
+        if self.CUES.search(text):
+            yield from self._find(text, [self.PATTERN])
+
+    def _find(self, text: str, patterns: Iterable[re.Pattern[str]]) -> Iterable[tuple[int, int]]:
+        for pattern in patterns:
             for match in pattern.finditer(text):
                 group = next((i for i in range(1, (match.lastindex or 0) + 1) if match.group(i)), 0)
                 if sum(ch.isdigit() for ch in match.group(group)) >= 4:
