@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -166,7 +168,8 @@ def start_index(work: Path, docs: int, person_docs: list[str]):  # type: ignore[
         "--data-dir",
         str(work / "noida"),
     ]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Its own session: the launcher starts the server as a child, and both must stop at the end.
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     client = Elasticsearch(f"http://127.0.0.1:{port}", request_timeout=600)
     for _ in range(200):
         try:
@@ -256,7 +259,7 @@ def main() -> None:
         total = time.perf_counter() - start
         native_s, naive_s, native_rows = baseline(work, person_docs)
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     print(f"\n== forget(email) on {args.records:,} records, index of {args.index_docs:,} docs ==")
     print(f"status {result.status}: {result.docs_erased} docs, {result.events_erased} events, "

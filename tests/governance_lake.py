@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,10 +126,11 @@ def elasticsearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     data = tmp_path_factory.mktemp("noida")
-    binary = shutil.which("noida-db") or str(Path(os.sys.executable).parent / "noida-db")  # type: ignore[attr-defined]
+    binary = shutil.which("noida-db") or str(Path(sys.executable).parent / "noida-db")
+    # Its own session: the launcher starts the server as a child, and both must stop at the end.
     proc = subprocess.Popen(
         [binary, "start", "--only", "elasticsearch", "--elasticsearch-port", str(port), "--data-dir", str(data)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -145,7 +148,7 @@ def elasticsearch_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             raise RuntimeError(f"noida-db did not answer on {url} within 60 s")
         yield url
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
 
 
