@@ -34,4 +34,4 @@ lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
-	rm -rf lake dbt_project/target dbt_project/logs
+	rm -rf lake lake_vault dbt_project/target dbt_project/logs

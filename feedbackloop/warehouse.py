@@ -24,10 +24,12 @@ def source_tables() -> dict[tuple[str, str], pa.Schema]:
     """Every Delta table dbt reads as a source, with the schema of the Python stage that writes it."""
     from feedbackloop.embed.tables import NEAR_DUPLICATE_LINKS
     from feedbackloop.silver.enrich import ENRICHMENT
+    from feedbackloop.silver.redact import REDACTED
 
     tables = {("bronze", name): schema for name, (schema, _) in BRONZE_TABLES.items()}
     tables["silver", "feedback_enrichment"] = ENRICHMENT
     tables["silver", "feedback_near_duplicate_links"] = NEAR_DUPLICATE_LINKS
+    tables["silver", "feedback_redacted"] = REDACTED
     return tables
 
 
@@ -75,6 +77,7 @@ LAYER_TABLES = {
         "stg_bronze__feedback_changes",
         "int_feedback__latest_changes",
         "int_feedback__deduplicated",
+        "feedback_redacted",
     ],
     "gold": [
         "fct_feedback",

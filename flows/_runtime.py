@@ -6,7 +6,12 @@ import uuid
 
 
 def current_run_id() -> str:
+    """The flow run's id; the run (flow name, code version) is recorded once for lineage."""
     from prefect.runtime import flow_run
 
-    run_id = flow_run.id
-    return str(run_id) if run_id else f"local-{uuid.uuid4()}"
+    from feedbackloop.governance.runs import record_run
+    from feedbackloop.settings import get_settings
+
+    run_id = str(flow_run.id) if flow_run.id else f"local-{uuid.uuid4()}"
+    record_run(get_settings(), run_id, flow_run.flow_name or "local")
+    return run_id

@@ -13,6 +13,9 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 from feedbackloop.settings import Settings, get_settings
 
+# Shared fixtures of the governance tests (a PII-rich lake built once, an Elasticsearch server).
+pytest_plugins = ["tests.governance_lake"]
+
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_harness() -> Iterator[None]:

@@ -50,7 +50,7 @@ def gold_row(doc_id: str, text: str, i: int = 0, **overrides: Any) -> dict[str, 
         "doc_id": doc_id, "source_system": "app_store", "channel": "app_review", "product": "shop",
         "product_area": "checkout", "app_version": "5.4.0", "platform": PLATFORMS[i % 3], "locale": LOCALES[i % 3],
         "country": "US", "language": "en", "resolution_status": None, "rating": 2,
-        "event_at": START + timedelta(hours=i), "clean_text": text,
+        "event_at": START + timedelta(hours=i), "redacted_text": text,
     }  # fmt: skip
     row.update(overrides)
     return row
@@ -59,7 +59,7 @@ def gold_row(doc_id: str, text: str, i: int = 0, **overrides: Any) -> dict[str, 
 GOLD = pa.schema(
     [(name, pa.string()) for name in ("doc_id", "source_system", "channel", "product", "product_area", "app_version",
                                       "platform", "locale", "country", "language", "resolution_status")]
-    + [("rating", pa.int32()), ("event_at", pa.timestamp("us", tz="UTC")), ("clean_text", pa.string())]
+    + [("rating", pa.int32()), ("event_at", pa.timestamp("us", tz="UTC")), ("redacted_text", pa.string())]
 )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from feedbackloop.ingest.runner import ingest_inbox
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
 from feedbackloop.silver.enrich import enrich_new_feedback
+from feedbackloop.silver.redact import redact_new_feedback
 from feedbackloop.transform.dbt import run_dbt
 from feedbackloop.warehouse import connect, ensure_source_tables
 
@@ -101,9 +102,10 @@ def test_updates_supersede_and_deletes_propagate_to_silver_and_gold(settings: Se
     ensure_source_tables(settings)
     run_dbt(settings, ["build", "--select", "silver", "--indirect-selection", "cautious"])
     enrich_new_feedback(settings, "run-1")
+    redact_new_feedback(settings, "run-1")
     run_dbt(settings, ["build", "--select", "gold"])
     with connect(settings) as conn:
-        gold = conn.execute("select source_record_id, clean_text, resolution_status from gold.fct_feedback "
+        gold = conn.execute("select source_record_id, redacted_text, resolution_status from gold.fct_feedback "
                             "order by 1").fetchall()  # fmt: skip
         deleted = conn.execute("select count(*) from silver.int_feedback__deduplicated where is_deleted").fetchone()
     assert gold == [("1", "Billing. Charged twice, still no refund", "open"),

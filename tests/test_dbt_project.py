@@ -11,6 +11,7 @@ from feedbackloop.ingest.runner import ingest_inbox
 from feedbackloop.lake import Lake
 from feedbackloop.settings import PROJECT_ROOT, Settings
 from feedbackloop.silver.enrich import enrich_new_feedback
+from feedbackloop.silver.redact import redact_new_feedback
 from feedbackloop.transform.dbt import DbtError, run_dbt
 from feedbackloop.warehouse import connect, ensure_source_tables
 from tests.samples import (
@@ -29,6 +30,7 @@ def build(settings: Settings) -> None:
     ensure_source_tables(settings)
     run_dbt(settings, ["build", "--select", "silver", "--indirect-selection", "cautious"])
     enrich_new_feedback(settings, "run-1")
+    redact_new_feedback(settings, "run-1")
     run_dbt(settings, ["build", "--select", "gold"])
 
 
@@ -54,7 +56,7 @@ def test_embedded_build_fills_silver_and_gold_delta_tables(loaded: Settings) -> 
     assert lake.count("gold", "fct_feedback") == 3
     assert lake.count("gold", "dim_deploys") == 1
     with connect(loaded) as conn:
-        texts = dict(conn.execute("select source_record_id, clean_text from gold.fct_feedback").fetchall())
+        texts = dict(conn.execute("select source_record_id, redacted_text from gold.fct_feedback").fetchall())
         languages = dict(conn.execute("select source_record_id, language from gold.fct_feedback").fetchall())
         p95 = conn.execute("select p95_value from gold.fct_telemetry_daily where event_type='latency'").fetchone()
     assert texts["a1"] == "Annoying. Checkout hangs & spins"

@@ -22,7 +22,7 @@ from feedbackloop.warehouse import connect
 
 GOLD_FIELDS = (
     "source_system", "channel", "product", "product_area", "app_version", "platform", "locale", "country",
-    "language", "resolution_status", "rating", "event_at", "clean_text",
+    "language", "resolution_status", "rating", "event_at", "redacted_text",
 )  # fmt: skip
 OPTIONAL_LABEL_FIELDS = ("sentiment_score", "labels")
 NEAR_DUP_JOIN = "left join gold.fct_feedback_near_duplicates as near_dups on feedback.doc_id = near_dups.doc_id"
@@ -95,7 +95,7 @@ def desired_documents(settings: Settings, version: str) -> Desired:
     vectors = to_matrix(rows.column("vector"), rows.column("dim"), version)
     fields = rows.drop_columns(["input_hash", "dim", "vector"]).rename_columns(
         [
-            "text" if name == "clean_text" else name
+            "text" if name == "redacted_text" else name
             for name in rows.drop_columns(["input_hash", "dim", "vector"]).column_names
         ]
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,15 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def access_vars(settings: Settings) -> dict[str, Any]:
+    """dbt vars from config/access.yaml: grants and the row filter (applied on Databricks only)."""
+    from feedbackloop.governance.access import AccessPolicy
+
+    if not Path(settings.access_policy_path).exists():
+        return {}
+    return AccessPolicy.load(settings.access_policy_path).dbt_vars()
+
+
 def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
     """``dbt <args>`` with the project's profile; raises DbtError when any node errors or fails."""
     from dbt.cli.main import dbtRunner
@@ -45,6 +55,7 @@ def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
     Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     project = str(Path(settings.dbt_project_dir).resolve())
     command = [*args, "--project-dir", project, "--profiles-dir", project, "--target", settings.dbt_target]
+    command += ["--vars", json.dumps(access_vars(settings))]
     outcome = dbtRunner().invoke(command)
     result = DbtResult(command=["dbt", *args])
     if outcome.exception is not None:

@@ -24,6 +24,12 @@ latest_changes as (
 
 ),
 
+redacted as (
+
+    select * from {{ source('silver', 'feedback_redacted') }}
+
+),
+
 final as (
 
     select
@@ -55,11 +61,13 @@ final as (
         -- what
         feedback.channel,
         feedback.rating,
-        feedback.clean_text,
-        feedback.clean_agent_text,
-        feedback.clean_system_notes,
         -- a status-only update changes no text, so no new version: the change log has the current status
         coalesce(latest_changes.resolution_status, feedback.resolution_status) as resolution_status,
+        -- text only ever reaches gold redacted (null until the redaction stage has seen the doc)
+        redacted.redacted_text,
+        redacted.redacted_agent_text,
+        redacted.redacted_system_notes,
+        redacted.pii_types,
         enrichment.language,
         enrichment.language_score,
 
@@ -76,6 +84,8 @@ final as (
     left join latest_changes
         on feedback.source_system = latest_changes.source_system
         and feedback.source_record_id = latest_changes.source_record_id
+    left join redacted
+        on feedback.doc_id = redacted.doc_id
     where duplicates.is_kept
 
 )

@@ -1,0 +1,1 @@
+"""Governance: the PII vault, right to erasure, retention, lineage and the source-level access policy."""

@@ -1,0 +1,1 @@
+"""PII redaction for silver text: validated patterns + Presidio + the packaged spaCy model."""
