@@ -143,3 +143,14 @@ def test_incremental_silver_appends_only_new_docs_and_gold_keeps_latest_version(
         ).fetchone()
         assert conn.execute("select count(*) from gold.fct_feedback").fetchone() == (4,)
     assert status == "solved"
+
+
+def test_incremental_telemetry_appends_only_new_events(loaded: Settings) -> None:
+    build(loaded)
+    write_jsonl(loaded.inbox_dir / "telemetry" / "t2.jsonl", [telemetry_event("e3"), telemetry_event("e4", "crash")])
+    ingest_inbox(loaded, "run-2")
+    version = Lake(loaded).table("silver", "stg_bronze__telemetry_events").version()
+    build(loaded)
+    lake = Lake(loaded)
+    assert lake.table("silver", "stg_bronze__telemetry_events").version() == version + 1  # one append
+    assert lake.count("silver", "stg_bronze__telemetry_events") == 4

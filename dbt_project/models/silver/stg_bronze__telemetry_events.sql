@@ -1,3 +1,11 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='merge',
+    )
+}}
+
 with
 
 events as (
@@ -6,12 +14,24 @@ events as (
 
 ),
 
+new_events as (
+
+    select * from events
+    {% if is_incremental() %}
+    where {{ recently_ingested('ingested_at') }}
+        and not exists (
+            select 1 from {{ this }} as existing where existing.event_id = events.event_id
+        )
+    {% endif %}
+
+),
+
 ranked as (
 
     select
         *,
         row_number() over (partition by event_id order by ingested_at, source_file, source_offset) as copy_rank
-    from events
+    from new_events
 
 ),
 
