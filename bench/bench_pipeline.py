@@ -23,8 +23,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The foundation's stages: ingest into bronze, the dbt silver and gold builds, and silver enrichment.
-# Model stages (embed, index...) have benchmarks of their own.
+# The foundation's stages: ingest into bronze, the dbt silver and gold builds, and language detection.
+# Redaction, embeddings and the index have benchmarks of their own (bench/bench_redaction.py ...).
 RUN_PIPELINE = (
     "import json; from flows.pipeline import feedback_pipeline; "
     "print('SUMMARY=' + json.dumps(feedback_pipeline(only=['ingest', 'silver', 'enrich', 'gold'])))"

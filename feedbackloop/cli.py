@@ -246,11 +246,20 @@ def status() -> None:
 
 @app.command()
 def enrich() -> None:
-    """Language detection, then PII redaction, for new silver feedback (flow ``enrich``)."""
+    """Language detection for new silver feedback (flow ``enrich``)."""
     _quiet_third_parties()
     from flows.enrich import enrich as enrich_flow
 
     console.print_json(json.dumps(enrich_flow()))
+
+
+@app.command()
+def redact() -> None:
+    """PII redaction for new silver feedback; the mapping goes to the vault (flow ``redact``)."""
+    _quiet_third_parties()
+    from flows.redact import redact as redact_flow
+
+    console.print_json(json.dumps(redact_flow()))
 
 
 @app.command()
