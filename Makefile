@@ -9,13 +9,16 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+# llama-cpp-python (the `llm` extra) builds from source; without LLaVA it takes ~5 min instead of ~15,
+# once: pip caches the built wheel.
+export CMAKE_ARGS := -DLLAVA_BUILD=OFF
 
 .PHONY: setup demo test lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev,llm]'
 	$(BIN)/feedbackloop setup
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 

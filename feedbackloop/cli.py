@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -394,6 +395,246 @@ def reidentify(doc_id: str, text: str) -> None:
     except (VaultAccessError, KeyError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
+
+
+@app.command()
+def label(
+    input: Path | None = typer.Option(None, "--input", help="Label this CSV/JSONL file instead of the lake"),
+    text_column: str = typer.Option("text", help="Column holding the feedback text (with --input)"),
+    output: Path | None = typer.Option(None, help="JSONL to write (with --input)"),
+    taxonomy: Path | None = typer.Option(None, help="Taxonomy YAML (default from settings)"),
+    id_column: str | None = typer.Option(None, help="Column to carry through as the row id (with --input)"),
+    relabel: bool = typer.Option(False, help="Relabel docs labelled with another prompt, model or taxonomy"),
+    retrain: bool = typer.Option(False, help="Retrain the local classifier on accepted labels first"),
+) -> None:
+    """Label feedback: the lake's new silver docs (flow ``label``), or any file with --input/--output."""
+    _quiet_third_parties()
+    settings = get_settings()
+    if input is None:
+        if taxonomy is not None:
+            settings = settings.model_copy(update={"label_taxonomy_path": taxonomy})
+            os.environ["FEEDBACKLOOP_LABEL_TAXONOMY_PATH"] = str(taxonomy)
+            get_settings.cache_clear()
+        from flows.label import label as label_flow
+
+        console.print_json(json.dumps(label_flow(relabel=relabel, retrain_first=retrain), default=str))
+        return
+    if output is None:
+        raise typer.BadParameter("--output is required with --input", param_hint="--output")
+    from feedbackloop.label.stage import label_file
+
+    try:
+        stats = label_file(settings, input, text_column, output, "cli-" + os.urandom(4).hex(), taxonomy, id_column)
+    except (ValueError, FileNotFoundError) as error:
+        console.print(f"[red]error[/]: {error}")
+        raise typer.Exit(2) from None
+    console.print_json(json.dumps(stats, default=str))
+
+
+@app.command(name="eval")
+def eval_(
+    input: Path = typer.Option(..., "--input", help="CSV/JSONL with gold labels and predictions"),
+    gold_column: str = typer.Option(..., help="Column with the gold label"),
+    pred_column: str = typer.Option("category", help="Column with the predicted label"),
+    mapping: Path | None = typer.Option(None, help="YAML mapping gold label -> taxonomy category"),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON"),
+) -> None:
+    """Accuracy, macro-F1, per-class scores and a confusion matrix against gold labels."""
+    from feedbackloop.label.evaluate import evaluate_file
+
+    try:
+        report = evaluate_file(input, gold_column, pred_column, mapping)
+    except (ValueError, FileNotFoundError) as error:
+        console.print(f"[red]error[/]: {error}")
+        raise typer.Exit(2) from None
+    if as_json:
+        console.print_json(json.dumps(report.as_dict()))
+        return
+    console.print(f"n={report.n}  accuracy={report.accuracy:.4f}  macro-F1={report.macro_f1:.4f}")
+    for note in report.notes:
+        console.print(f"[yellow]{note}[/]")
+    scores = Table("label", "precision", "recall", "f1", "support", title="per class")
+    for name, c in report.per_class.items():
+        scores.add_row(name, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", str(c["support"]))
+    console.print(scores)
+    matrix = Table("gold \\ predicted", *report.labels, "(other)", title="confusion matrix")
+    for name, row in zip(report.labels, report.confusion, strict=True):
+        matrix.add_row(name, *map(str, row))
+    console.print(matrix)
+
+
+review_app = typer.Typer(no_args_is_help=True, help="The human review queue: list, accept, correct, export, import.")
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("list")
+def review_list(
+    limit: int = typer.Option(50, help="At most this many items"),
+    reason: str | None = typer.Option(None, help="Only this reason (low_confidence, conflict, ...)"),
+) -> None:
+    """Items waiting for review, oldest first, with the reason and the model's proposal."""
+    from feedbackloop.label.review import open_queue
+
+    items = open_queue(get_settings(), limit=limit, reason=reason)
+    table = Table("doc_id", "reason", "proposed", "confidence", "text", title=f"review queue ({len(items)} shown)")
+    for item in items:
+        confidence = item.get("confidence")
+        table.add_row(
+            item["doc_id"],
+            item["review_reason"],
+            str(item.get("proposed_category")),
+            "-" if confidence is None else f"{confidence:.2f}",
+            (item.get("redacted_text") or "")[:80],
+        )
+    console.print(table)
+
+
+def _apply_reviews(decisions: list) -> None:
+    from feedbackloop.label.review import record_reviews
+    from feedbackloop.label.taxonomy import load_taxonomy
+
+    settings = get_settings()
+    written, errors = record_reviews(settings, load_taxonomy(settings.label_taxonomy_path), decisions)
+    for error in errors:
+        console.print(f"[red]rejected[/]: {error}")
+    console.print(f"{written} review(s) recorded; they override model labels at the next gold build")
+    if errors:
+        raise typer.Exit(1)
+
+
+@review_app.command("accept")
+def review_accept(
+    doc_ids: list[str] = typer.Argument(..., help="doc_id(s) whose label is right"),
+    reviewer: str = typer.Option(..., help="Who decided"),
+    note: str | None = typer.Option(None),
+) -> None:
+    """Accept the model's label as it is."""
+    from feedbackloop.label.review import ReviewDecision
+
+    _apply_reviews([ReviewDecision(doc_id=d, reviewer=reviewer, action="accept", note=note) for d in doc_ids])
+
+
+@review_app.command("correct")
+def review_correct(
+    doc_id: str = typer.Argument(..., help="doc_id whose label is wrong"),
+    reviewer: str = typer.Option(..., help="Who decided"),
+    category: str | None = typer.Option(None),
+    sublabel: str | None = typer.Option(None),
+    severity: str | None = typer.Option(None),
+    sentiment: str | None = typer.Option(None, help="negative, neutral or positive"),
+    action: str | None = typer.Option(None, help="recommended action"),
+    note: str | None = typer.Option(None),
+) -> None:
+    """Correct one or more fields of a label; the before and after values are kept."""
+    from feedbackloop.label.review import ReviewDecision
+
+    changes = {
+        "category": category, "sublabel": sublabel, "severity": severity,
+        "sentiment_label": sentiment, "recommended_action": action,
+    }  # fmt: skip
+    _apply_reviews([ReviewDecision(doc_id=doc_id, reviewer=reviewer, action="correct", changes=changes, note=note)])
+
+
+@review_app.command("export")
+def review_export(
+    output: Path = typer.Option(..., help="JSON file to write"),
+    format: str = typer.Option("label_studio", help="label_studio or argilla"),
+    limit: int | None = typer.Option(None),
+) -> None:
+    """Export the open queue as Label Studio tasks (plus the labeling config) or Argilla records."""
+    from feedbackloop.label.exchange import export_queue, label_studio_config
+    from feedbackloop.label.review import open_queue
+    from feedbackloop.label.taxonomy import load_taxonomy
+
+    if format not in ("label_studio", "argilla"):
+        raise typer.BadParameter("format must be label_studio or argilla", param_hint="--format")
+    settings = get_settings()
+    records = export_queue(open_queue(settings, limit=limit), format)  # type: ignore[arg-type]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(records, indent=1, default=str, ensure_ascii=False))
+    if format == "label_studio":
+        config = output.with_suffix(".label_config.xml")
+        config.write_text(label_studio_config(load_taxonomy(settings.label_taxonomy_path)))
+        console.print(f"labeling interface: {config}")
+    console.print(f"{len(records)} item(s) -> {output}")
+
+
+@review_app.command("import")
+def review_import(
+    input: Path = typer.Option(..., "--input", help="Annotated export (JSON array)"),
+    format: str = typer.Option("label_studio", help="label_studio or argilla"),
+) -> None:
+    """Turn annotations back into accept / correct decisions."""
+    from feedbackloop.label.exchange import import_answers
+    from feedbackloop.label.review import latest_labels
+
+    if format not in ("label_studio", "argilla"):
+        raise typer.BadParameter("format must be label_studio or argilla", param_hint="--format")
+    records = json.loads(input.read_text())
+    if not isinstance(records, list):
+        console.print(f"[red]error[/]: {input}: expected a JSON array of {format} records")
+        raise typer.Exit(2)
+    doc_ids = [str(r.get("data", {}).get("doc_id") if format == "label_studio" else r.get("id")) for r in records]
+    proposals = latest_labels(get_settings(), doc_ids)
+    decisions, problems = import_answers(records, format, proposals)  # type: ignore[arg-type]
+    for problem in problems:
+        console.print(f"[red]skipped[/]: {problem}")
+    _apply_reviews(decisions)
+
+
+llm_app = typer.Typer(no_args_is_help=True, help="The local llama.cpp OpenAI-compatible server (the `llm` extra).")
+app.add_typer(llm_app, name="llm-server")
+
+
+def _pid_file() -> Path:
+    settings = get_settings()
+    return Path(settings.llm_model_cache_dir) / f"llama-server-{settings.llm_server_port}.pid"
+
+
+@llm_app.command("start")
+def llm_start() -> None:
+    """Start the server in the background with the packaged model from settings."""
+    from feedbackloop.label.llama_server import LlamaServer, LlamaServerUnavailable
+
+    try:
+        server = LlamaServer.from_settings(get_settings()).start()
+    except LlamaServerUnavailable as error:
+        console.print(f"[red]error[/]: {error}")
+        raise typer.Exit(1) from None
+    assert server.process is not None
+    _pid_file().write_text(str(server.process.pid))
+    console.print(f"[green]serving[/] {server.model_path.name} at {server.base_url} (pid {server.process.pid})")
+
+
+@llm_app.command("stop")
+def llm_stop() -> None:
+    """Stop the server started by ``llm-server start``."""
+    import signal
+
+    pid_file = _pid_file()
+    if not pid_file.is_file():
+        console.print("no server started by feedbackloop is recorded")
+        return
+    pid = int(pid_file.read_text())
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    pid_file.unlink()
+    console.print(f"stopped pid {pid}")
+
+
+@llm_app.command("status")
+def llm_status() -> None:
+    """Whether the configured local server answers."""
+    from feedbackloop.label.llama_server import LlamaServer, LlamaServerUnavailable
+
+    try:
+        server = LlamaServer.from_settings(get_settings())
+    except LlamaServerUnavailable as error:
+        console.print(f"[yellow]unavailable[/]: {error}")
+        raise typer.Exit(1) from None
+    healthy = server.healthy()
+    console.print(f"{server.base_url}: {'[green]up[/]' if healthy else '[red]down[/]'}")
+    raise typer.Exit(0 if healthy else 1)
 
 
 def _print_summary(summary: dict) -> None:

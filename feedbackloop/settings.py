@@ -170,6 +170,77 @@ class Settings(BaseSettings):
         PROJECT_ROOT / "config" / "access.yaml", description="Source-level permissions per team (one file)"
     )
 
+    # -- label -------------------------------------------------------------------------------
+    label_taxonomy_path: Path = Field(
+        PROJECT_ROOT / "config" / "taxonomies" / "default.yaml", description="Versioned taxonomy YAML"
+    )
+    label_prompt_dir: Path = Field(
+        PROJECT_ROOT / "prompts" / "label", description="Prompt set; its content hash is the prompt version"
+    )
+    label_model_dir: Path = Field(Path("lake/models/label"), description="Retrained local classifiers (npz)")
+    label_max_input_chars: int = Field(4000, ge=200, description="Longer text is truncated and flagged")
+    label_local_accept_threshold: float = Field(0.75, ge=0, le=1, description="Local labels at/above are final")
+    label_local_route_on: list[Literal["category", "sentiment"]] = Field(
+        ["category"], description="Local heads whose confidence must reach the threshold to skip the LLM"
+    )
+    label_llm_accept_threshold: float = Field(0.6, ge=0, le=1, description="LLM labels below go to review")
+    label_conflict_threshold: float = Field(
+        0.9, ge=0, le=1, description="A confident local label that the LLM contradicts sends the item to review"
+    )
+    label_evidence_confidence_cap: float = Field(0.4, ge=0, le=1, description="Cap when evidence is not verbatim")
+    label_review_severities: list[str] = Field(["critical"], description="Severities always reviewed (high impact)")
+    label_local_languages: list[str] = Field(
+        ["en", "und"], description="Languages the local (English) classifier may decide; others go to the LLM"
+    )
+    label_min_training_labels: int = Field(
+        30, ge=2, description="Accepted labels needed before the local classifier is retrained"
+    )
+    label_batch_size: int = Field(64, ge=1, description="Items per LLM batch; each batch is persisted")
+
+    # -- llm (any OpenAI-compatible endpoint) ---------------------------------------------------
+    llm_endpoint_kind: Literal["none", "llama_cpp", "openai", "azure", "vllm", "databricks", "other"] = Field(
+        "none", description="none = no LLM tier; llama_cpp = the project's local server (optional extra)"
+    )
+    llm_base_url: str = Field("", description="e.g. https://api.openai.com/v1; empty + llama_cpp = local server")
+    llm_api_key: SecretStr = SecretStr("")
+    llm_model: str = Field("", description="Model name sent to the endpoint; local server: the packaged GGUF name")
+    llm_structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object"] = Field(
+        "auto",
+        description="auto = json_object_schema for llama_cpp (it rejects json_schema), json_schema elsewhere",
+    )
+    llm_temperature: float = Field(0.0, ge=0, le=2)
+    llm_max_tokens: int = Field(600, ge=16)
+    llm_timeout_seconds: float = Field(120.0, gt=0)
+    llm_max_in_flight: int = Field(4, ge=1, description="Concurrent requests to the endpoint")
+    llm_max_attempts: int = Field(4, ge=1, description="Tries per request on 429, 5xx and timeouts")
+    llm_backoff_seconds: float = Field(1.0, ge=0, description="First backoff; doubles per attempt, with jitter")
+    llm_backoff_max_seconds: float = Field(30.0, ge=0)
+    llm_breaker_failures: int = Field(
+        3, ge=1, description="Consecutive unreachable-endpoint failures after which the run stops calling"
+    )
+    llm_prices: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": {"input_per_1m": 0.15, "output_per_1m": 0.60},
+            "gpt-4.1-mini": {"input_per_1m": 0.40, "output_per_1m": 1.60},
+            "gpt-4o": {"input_per_1m": 2.50, "output_per_1m": 10.00},
+            "smollm2-135m": {"input_per_1m": 0.0, "output_per_1m": 0.0},
+            "qwen2.5-coder-0.5b": {"input_per_1m": 0.0, "output_per_1m": 0.0},
+            "qwen2.5-coder-1.5b": {"input_per_1m": 0.0, "output_per_1m": 0.0},
+        },
+        description="USD per million tokens by model; a model missing here is reported as unpriced",
+    )
+    llm_server_model: str = Field("smollm2-135m", description="Packaged GGUF the local llama.cpp server loads")
+    llm_server_host: str = "127.0.0.1"
+    llm_server_port: int = Field(8765, ge=1, le=65535)
+    llm_server_threads: int = Field(2, ge=1)
+    llm_server_ctx: int = Field(4096, ge=512)
+    llm_server_autostart: bool = Field(
+        True, description="llama_cpp with no base URL: the label flow starts the server and stops it afterwards"
+    )
+    llm_model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "feedbackloop" / "models", description="GGUFs assembled from PyPI packages"
+    )
+
     # -- databricks (production world) ----------------------------------------------------------
     databricks_host: str = ""
     databricks_token: SecretStr = SecretStr("")

@@ -23,6 +23,7 @@ def install_duckdb_extensions() -> None:
 def source_tables() -> dict[tuple[str, str], pa.Schema]:
     """Every Delta table dbt reads as a source, with the schema of the Python stage that writes it."""
     from feedbackloop.embed.tables import NEAR_DUPLICATE_LINKS
+    from feedbackloop.label.tables import SOURCE_TABLES as LABEL_TABLES
     from feedbackloop.silver.enrich import ENRICHMENT
     from feedbackloop.silver.redact import REDACTED
 
@@ -30,6 +31,7 @@ def source_tables() -> dict[tuple[str, str], pa.Schema]:
     tables["silver", "feedback_enrichment"] = ENRICHMENT
     tables["silver", "feedback_near_duplicate_links"] = NEAR_DUPLICATE_LINKS
     tables["silver", "feedback_redacted"] = REDACTED
+    tables.update(LABEL_TABLES)
     return tables
 
 
@@ -78,6 +80,8 @@ LAYER_TABLES = {
         "int_feedback__latest_changes",
         "int_feedback__deduplicated",
         "feedback_redacted",
+        "feedback_labels",
+        "feedback_label_reviews",
     ],
     "gold": [
         "fct_feedback",
@@ -85,6 +89,8 @@ LAYER_TABLES = {
         "fct_telemetry_daily",
         "dim_deploys",
         "fct_feedback_near_duplicates",
+        "fct_feedback_labels",
+        "fct_label_review_queue",
     ],
 }
 

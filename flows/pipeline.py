@@ -15,6 +15,7 @@ from flows.embed import embed
 from flows.enrich import enrich
 from flows.index import index
 from flows.ingest import ingest
+from flows.label import label
 from flows.redact import redact
 from flows.stream import stream
 from flows.transform import transform
@@ -34,12 +35,12 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
     return summary
 
 
-STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "gold", "index")
+STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index")
 
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
-    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> embed -> dbt gold -> index."""
+    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> label + embed -> dbt gold -> index."""
     unknown = set(only or ()) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; the pipeline's stages are {list(STAGES)}")
@@ -60,6 +61,7 @@ def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
     timed("enrich", enrich)
     timed("redact", redact)
     timed("embed", tolerate_failure, stage=embed)
+    timed("label", label)
     timed("gold", transform, select="gold")
     timed("index", tolerate_failure, stage=index)
     return summarize(stages, timings)
