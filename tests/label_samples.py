@@ -12,6 +12,7 @@ import pyarrow as pa
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
 from feedbackloop.silver.enrich import ENRICHMENT
+from feedbackloop.silver.redact import REDACTED
 
 SILVER_FEEDBACK = pa.schema(
     [
@@ -64,7 +65,7 @@ def valid_reply(request: dict[str, Any]) -> str:
 
 
 def write_silver_docs(settings: Settings, docs: list[dict[str, Any]]) -> None:
-    """The silver tables model_inputs() reads, as the dbt silver build and enrich would leave them."""
+    """The silver tables model_inputs() reads, as the dbt silver build, enrich and redact would leave them."""
     lake = Lake(settings)
     now = datetime(2026, 10, 1, tzinfo=UTC)
     feedback = [
@@ -102,3 +103,17 @@ def write_silver_docs(settings: Settings, docs: list[dict[str, Any]]) -> None:
         for d in docs
     ]
     lake.append("silver", "feedback_enrichment", pa.Table.from_pylist(enrichment, schema=ENRICHMENT))
+    redacted = [
+        {
+            "doc_id": d["doc_id"],
+            "text_hash": "x",
+            "redacted_text": d["text"],  # the samples hold no personal data, so redaction leaves them as they are
+            "pii_entity_count": 0,
+            "pii_types": "",
+            "redaction_version": "test",
+            "redacted_at": now,
+            "redact_run_id": "test",
+        }
+        for d in docs
+    ]
+    lake.append("silver", "feedback_redacted", pa.Table.from_pylist(redacted, schema=REDACTED))

@@ -77,7 +77,7 @@ def test_forget_by_email_leaves_nothing_in_any_table_or_old_version(governed: Se
     for table_dir in all_table_dirs(governed):
         dt = DeltaTable(str(table_dir))
         if "doc_id" in dt.schema().to_arrow().names:
-            assert set(dt.to_pyarrow_table(columns=["doc_id"]).column("doc_id").to_pylist()).isdisjoint(docs)
+            assert set(dt.to_pyarrow_table(columns=["doc_id"]).column("doc_id").to_pylist()).isdisjoint(docs), table_dir
         for version in range(versions_before.get(table_dir, 0) + 1):
             try:
                 old = DeltaTable(str(table_dir), version=version).to_pyarrow_table()
@@ -197,7 +197,9 @@ def test_an_erasure_interrupted_midway_is_completed_by_a_rerun(governed: Setting
 
 @pytest.fixture
 def stage_tables_and_index(governed: Settings, elasticsearch_url: str) -> Iterator[tuple[Settings, object]]:
-    """Labels, embeddings (contract schema) and a real search index over every doc, the index registered."""
+    """Extra embedding rows (contract schema) and a real search index over every doc, the index registered.
+
+    The pipeline that built the lake labelled every doc already."""
     from elasticsearch import Elasticsearch
 
     lake = Lake(governed)
@@ -210,10 +212,6 @@ def stage_tables_and_index(governed: Settings, elasticsearch_url: str) -> Iterat
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), 4),
         "input_hash": ["h"] * len(docs), "embedded_at": pa.array([now] * len(docs), pa.timestamp("us", tz="UTC")),
         "embed_run_id": ["embed-1"] * len(docs),
-    }))  # fmt: skip
-    lake.append("silver", "feedback_labels", pa.table({
-        "doc_id": docs, "category": ["billing"] * len(docs), "prompt_version": ["p1"] * len(docs),
-        "model_id": ["qwen@1"] * len(docs), "label_run_id": ["label-1"] * len(docs),
     }))  # fmt: skip
     client = Elasticsearch(elasticsearch_url)
     index = f"feedback-{Path(governed.lake_uri).parent.name.lower()}"

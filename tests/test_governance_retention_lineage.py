@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -88,19 +87,14 @@ def test_lineage_names_the_source_file_offset_runs_and_code_version(governed: Se
     assert {"ingest", "enrich"} <= flows
     assert all(run["code_version"].startswith("0.1.0") for run in result.runs.values())
     assert result.stages["redaction"][0]["redaction_version"] == "pii-1"
-    assert "silver.feedback_labels" in result.absent  # the label stage has not run: reported, not an error
+    assert "silver.feedback_embedding_rejects" in result.absent  # nothing was rejected: reported, not an error
 
 
-def test_lineage_shows_labels_with_prompt_version_and_model_when_present(governed: Settings) -> None:
-    doc_id = gold_doc(governed, "1")
-    Lake(governed).append("silver", "feedback_labels", pa.table({
-        "doc_id": [doc_id], "category": ["billing"], "prompt_version": ["labels-v3"],
-        "model_id": ["qwen2.5-1.5b@q4"], "label_run_id": ["label-run-7"],
-    }))  # fmt: skip
-    result = lineage(governed, doc_id)
+def test_lineage_shows_the_label_with_its_model_and_run(governed: Settings) -> None:
+    result = lineage(governed, gold_doc(governed, "1"))
     (label,) = result.stages["labels"]
-    assert (label["prompt_version"], label["model_id"]) == ("labels-v3", "qwen2.5-1.5b@q4")
-    assert "label-run-7" in result.runs  # an unknown run is listed, with no code version to show
+    assert label["model_id"] and label["taxonomy_version"]
+    assert result.runs[label["label_run_id"]]["flow_name"] == "label"
     assert "silver.feedback_labels" not in result.absent
 
 

@@ -83,8 +83,10 @@ _register_builtin(
         DocTable("silver", "feedback_embedding_rejects", role="embeddings"),
         DocTable("silver", "int_feedback__latest_changes", key="current_doc_id", role="silver"),
         DocTable("silver", "stg_bronze__feedback_changes", role="silver"),
-        # Labels and embeddings are written by their stages on other branches; registered by the
-        # contract's table names so erasure covers them from the day they land.
+        DocTable("gold", "fct_label_review_queue", role="labels"),
+        DocTable("gold", "fct_feedback_labels", role="labels"),
+        DocTable("silver", "feedback_review_requests", role="labels"),
+        DocTable("silver", "feedback_label_reviews", role="labels"),
         DocTable("silver", "feedback_labels", role="labels"),
         DocTable("silver", "feedback_embeddings", role="embeddings"),
         DocTable("silver", "feedback_redacted", role="redaction"),
