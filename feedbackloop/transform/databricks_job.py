@@ -6,6 +6,7 @@ failed job fails the Prefect flow that submitted it.
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -29,13 +30,19 @@ def credentials(settings: Settings) -> Any:
 
 
 def dbt_job_tasks(settings: Settings, select: str) -> list[dict[str, Any]]:
-    """One dbt task running the same command the embedded world runs, against the databricks target."""
-    command = f"dbt build --select {select} --indirect-selection cautious --target databricks"
+    """One dbt task running the same command the embedded world runs, against the databricks target.
+
+    The access policy travels as --vars, as it does locally: it sets the grants and the row filter.
+    """
+    from feedbackloop.transform.dbt import access_vars
+
+    command = ["dbt", "build", "--select", *select.split(), "--indirect-selection", "cautious"]
+    command += ["--target", "databricks", "--vars", json.dumps(access_vars(settings), sort_keys=True)]
     return [
         {
             "task_key": "dbt_build_" + "_".join(select.split()),
             "dbt_task": {
-                "commands": [shlex.join(shlex.split(command))],
+                "commands": [shlex.join(command)],
                 "project_directory": "dbt_project",
                 "profiles_directory": "dbt_project",
                 "warehouse_id": settings.databricks_warehouse_id,
