@@ -60,16 +60,17 @@ def demo(
 @app.command()
 def run(
     only: list[str] = typer.Option(None, "--only", help="Run just these stages, e.g. --only ingest --only silver"),
+    force: bool = typer.Option(False, help="Rebuild silver and gold even if no input changed (full pass)"),
 ) -> None:
     """Run the whole pipeline (flow ``feedback-pipeline``) on whatever is in the inbox."""
     _quiet_third_parties()
-    _run_pipeline(only or None)
+    _run_pipeline(only or None, force=force)
 
 
-def _run_pipeline(only: list[str] | None = None) -> None:
+def _run_pipeline(only: list[str] | None = None, force: bool = False) -> None:
     from flows.pipeline import feedback_pipeline
 
-    summary = feedback_pipeline(only=only)
+    summary = feedback_pipeline(only=only, force=force)
     _print_summary(summary)
 
 
