@@ -638,6 +638,36 @@ def llm_status() -> None:
     raise typer.Exit(0 if healthy else 1)
 
 
+@app.command("prefect-setup")
+def prefect_setup(
+    work_pool: str = typer.Option("feedbackloop-process", help="Process work pool the deployments use"),
+) -> None:
+    """One-time Prefect setup: the work pool, and a Secret block per secret set in the environment."""
+    _quiet_third_parties()
+    from feedbackloop.secrets import push_secret_blocks
+
+    created = _ensure_process_pool(work_pool)
+    table = Table("object", "outcome", title=f"Prefect: {os.environ.get('PREFECT_API_URL') or 'ephemeral API'}")
+    table.add_row(f"work pool {work_pool}", "created" if created else "exists")
+    for block, outcome in push_secret_blocks(get_settings()):
+        table.add_row(f"secret block {block}", outcome)
+    console.print(table)
+    console.print("workers: set FEEDBACKLOOP_SECRETS_BACKEND=prefect and leave the secrets out of their environment")
+
+
+def _ensure_process_pool(name: str) -> bool:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+        except ObjectAlreadyExists:
+            return False
+    return True
+
+
 def _print_summary(summary: dict) -> None:
     table = Table("stage", "figure", "value", title="run summary")
     for stage, figures in summary.items():

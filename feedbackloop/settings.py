@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Labelled public datasets live beside the repository in the team's workspace (../shared/datasets).
@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     # -- world ---------------------------------------------------------------------------------
     target: Literal["embedded", "databricks"] = Field(
         "embedded", description="embedded = DuckDB + Delta on disk; databricks = Unity Catalog + jobs"
+    )
+    secrets_backend: Literal["env", "prefect"] = Field(
+        "env",
+        description="env = secrets from the environment/.env only; prefect = secrets the environment does not "
+        "set come from Prefect Secret blocks feedbackloop-<setting> (`feedbackloop prefect-setup` saves them)",
     )
 
     # -- lake layout ---------------------------------------------------------------------------
@@ -266,6 +271,20 @@ class Settings(BaseSettings):
     demo_days: int = Field(60, ge=14)
     demo_end_date: str = Field("2026-11-20", description="Last day (UTC) of generated demo data")
     demo_reviews_per_day: int = Field(120, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        from feedbackloop.secrets import PrefectSecretsSource
+
+        # Below the environment and .env: an explicitly set secret always wins over its block.
+        return (init_settings, env_settings, dotenv_settings, PrefectSecretsSource(settings_cls), file_secret_settings)
 
     def table_uri(self, layer: str, name: str) -> str:
         """Location of one Delta table, e.g. ``lake/bronze/feedback``."""
