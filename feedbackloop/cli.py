@@ -638,6 +638,25 @@ def llm_status() -> None:
     raise typer.Exit(0 if healthy else 1)
 
 
+@app.command("smoke-test")
+def smoke_test(as_json: bool = typer.Option(False, "--json", help="Print the results as JSON")) -> None:
+    """Check connectivity to every configured backend; exits 1 if any check fails."""
+    _quiet_third_parties()
+    from feedbackloop.smoke import run_smoke_test
+
+    results = run_smoke_test(get_settings())
+    if as_json:
+        print(json.dumps([{**vars(r), "seconds": round(r.seconds, 3)} for r in results], indent=2))
+    else:
+        colour = {"pass": "green", "fail": "red", "skip": "yellow"}
+        table = Table("check", "status", "target", "detail", "s", title="feedbackloop smoke test")
+        for r in results:
+            table.add_row(r.name, f"[{colour[r.status]}]{r.status.upper()}[/]", r.target, r.detail, f"{r.seconds:.2f}")
+        console.print(table)
+    if any(r.status == "fail" for r in results):
+        raise typer.Exit(1)
+
+
 @app.command("prefect-setup")
 def prefect_setup(
     work_pool: str = typer.Option("feedbackloop-process", help="Process work pool the deployments use"),
