@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     )
     storage_options: dict[str, str] = Field(
         default_factory=dict, description="deltalake storage options (cloud credentials) for lake_uri"
+    )
+    volumes_root: str = Field(
+        "/Volumes",
+        description="Where Unity Catalog volumes (/Volumes/<catalog>/<schema>/<volume>/...) are mounted: "
+        "/Volumes on a Databricks cluster; elsewhere a directory with the same layout (a mount, a test)",
     )
     inbox_dir: Path = Field(Path("lake/inbox"), description="Batch exports waiting to be ingested")
     warehouse_path: Path = Field(
@@ -286,18 +291,41 @@ class Settings(BaseSettings):
         # Below the environment and .env: an explicitly set secret always wins over its block.
         return (init_settings, env_settings, dotenv_settings, PrefectSecretsSource(settings_cls), file_secret_settings)
 
+    @field_validator("lake_uri", "landing_uri", "vault_uri")
+    @classmethod
+    def _volume_paths_name_a_volume(cls, value: str) -> str:
+        if is_volume_path(value) and len(value.strip("/").split("/")) < 4:
+            raise ValueError(f"{value!r}: a Unity Catalog volume path is /Volumes/<catalog>/<schema>/<volume>[/<dir>]")
+        return value
+
+    def physical(self, uri: str) -> str:
+        """Where a configured location is from here: /Volumes/... goes through volumes_root."""
+        if is_volume_path(uri):
+            return f"{self.volumes_root.rstrip('/')}/{uri.strip('/').split('/', 1)[1]}"
+        return uri
+
+    @property
+    def lake_root(self) -> str:
+        """The lake as this process reaches it: a local directory or an object-store URI."""
+        return self.physical(self.lake_uri)
+
     def table_uri(self, layer: str, name: str) -> str:
         """Location of one Delta table, e.g. ``lake/bronze/feedback``."""
-        return f"{self.lake_uri.rstrip('/')}/{layer}/{name}"
+        return f"{self.lake_root.rstrip('/')}/{layer}/{name}"
 
     @property
     def effective_vault_uri(self) -> str:
         """Where the vault lives: the explicit setting, else a sibling of the lake (never inside it)."""
-        return self.vault_uri or f"{self.lake_uri.rstrip('/')}_vault"
+        return self.physical(self.vault_uri) if self.vault_uri else f"{self.lake_root.rstrip('/')}_vault"
 
     @property
     def is_local_lake(self) -> bool:
-        return "://" not in self.lake_uri and not self.lake_uri.startswith("/Volumes/")
+        """A directory this process can list (a volume mounted under volumes_root counts)."""
+        return "://" not in self.lake_root
+
+
+def is_volume_path(uri: str) -> bool:
+    return uri == "/Volumes" or uri.startswith("/Volumes/")
 
 
 @lru_cache(maxsize=1)
