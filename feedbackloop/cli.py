@@ -657,6 +657,21 @@ def smoke_test(as_json: bool = typer.Option(False, "--json", help="Print the res
         raise typer.Exit(1)
 
 
+@app.command("settings-doc")
+def settings_doc(check: bool = typer.Option(False, help="Only report whether docs/settings.md is up to date")) -> None:
+    """Regenerate docs/settings.md (every FEEDBACKLOOP_* setting) from the Settings class."""
+    from feedbackloop.settings_doc import DOC_PATH, render, write
+
+    if check:
+        current = DOC_PATH.read_text() if DOC_PATH.exists() else ""
+        if current != render():
+            console.print(f"[red]{DOC_PATH} is out of date[/]: run `feedbackloop settings-doc`")
+            raise typer.Exit(1)
+        console.print(f"{DOC_PATH} is up to date")
+        return
+    console.print(f"wrote {write()}")
+
+
 @app.command("prefect-setup")
 def prefect_setup(
     work_pool: str = typer.Option("feedbackloop-process", help="Process work pool the deployments use"),

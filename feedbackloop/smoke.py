@@ -74,11 +74,6 @@ def _databricks_get(settings: Settings, path: str) -> dict:
     return response.json()
 
 
-def warehouse_id(settings: Settings) -> str:
-    """The SQL warehouse: the explicit id, else the last part of the http_path dbt connects with."""
-    return settings.databricks_warehouse_id or settings.databricks_http_path.rstrip("/").rsplit("/", 1)[-1]
-
-
 def check_warehouse(settings: Settings) -> tuple[str, str]:
     if settings.dbt_target == "duckdb":
         from feedbackloop.warehouse import connect
@@ -86,6 +81,8 @@ def check_warehouse(settings: Settings) -> tuple[str, str]:
         with connect(settings) as conn:
             (views,) = conn.execute("select count(*) from information_schema.tables").fetchone() or (0,)
         return "duckdb (in-memory, over the lake)", f"delta extension loaded; {views} lake tables visible"
+    from feedbackloop.transform.databricks_job import warehouse_id
+
     ident = warehouse_id(settings)
     state = _databricks_get(settings, f"/api/2.0/sql/warehouses/{ident}")
     return f"{settings.databricks_host} warehouse {ident}", f"{state.get('name', ident)}: {state.get('state')}"
