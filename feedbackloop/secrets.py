@@ -68,7 +68,9 @@ def load_secret_block(setting: str) -> Any | None:
     from prefect.blocks.system import Secret
 
     try:
-        value = Secret.load(block_name(setting)).get()
+        # Settings are built in sync code, sometimes while an event loop runs (async flows): always sync.
+        block: Secret = Secret.load(block_name(setting), _sync=True)  # type: ignore[call-arg, assignment]
+        value = block.get()
     except ValueError:  # Prefect: "Unable to find block document named ..."
         return None
     if setting in MAPPING_SETTINGS:

@@ -69,3 +69,11 @@ def test_a_failed_job_run_is_not_resubmitted(jobs_api: JobsApi) -> None:
         transform(select="gold", force=True)
     # a failing dbt test fails the same way twice: the task's retry is kept for crashes and timeouts
     assert len([path for _, path, _ in jobs_api.requests if path.endswith("/runs/submit")]) == 1
+
+
+def test_a_failed_job_run_fails_the_pipeline_too(jobs_api: JobsApi) -> None:
+    from flows.pipeline import feedback_pipeline
+
+    jobs_api.result_state = "FAILED"
+    with pytest.raises(Exception, match="terminated with result state, FAILED"):
+        feedback_pipeline(only=["gold"], force=True)
