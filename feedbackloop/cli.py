@@ -60,16 +60,17 @@ def demo(
 @app.command()
 def run(
     only: list[str] = typer.Option(None, "--only", help="Run just these stages, e.g. --only ingest --only silver"),
+    force: bool = typer.Option(False, help="Rebuild silver and gold even if no input changed (full pass)"),
 ) -> None:
     """Run the whole pipeline (flow ``feedback-pipeline``) on whatever is in the inbox."""
     _quiet_third_parties()
-    _run_pipeline(only or None)
+    _run_pipeline(only or None, force=force)
 
 
-def _run_pipeline(only: list[str] | None = None) -> None:
+def _run_pipeline(only: list[str] | None = None, force: bool = False) -> None:
     from flows.pipeline import feedback_pipeline
 
-    summary = feedback_pipeline(only=only)
+    summary = feedback_pipeline(only=only, force=force)
     _print_summary(summary)
 
 
@@ -635,6 +636,70 @@ def llm_status() -> None:
     healthy = server.healthy()
     console.print(f"{server.base_url}: {'[green]up[/]' if healthy else '[red]down[/]'}")
     raise typer.Exit(0 if healthy else 1)
+
+
+@app.command("smoke-test")
+def smoke_test(as_json: bool = typer.Option(False, "--json", help="Print the results as JSON")) -> None:
+    """Check connectivity to every configured backend; exits 1 if any check fails."""
+    _quiet_third_parties()
+    from feedbackloop.smoke import run_smoke_test
+
+    results = run_smoke_test(get_settings())
+    if as_json:
+        print(json.dumps([{**vars(r), "seconds": round(r.seconds, 3)} for r in results], indent=2))
+    else:
+        colour = {"pass": "green", "fail": "red", "skip": "yellow"}
+        table = Table("check", "status", "target", "detail", "s", title="feedbackloop smoke test")
+        for r in results:
+            table.add_row(r.name, f"[{colour[r.status]}]{r.status.upper()}[/]", r.target, r.detail, f"{r.seconds:.2f}")
+        console.print(table)
+    if any(r.status == "fail" for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("settings-doc")
+def settings_doc(check: bool = typer.Option(False, help="Only report whether docs/settings.md is up to date")) -> None:
+    """Regenerate docs/settings.md (every FEEDBACKLOOP_* setting) from the Settings class."""
+    from feedbackloop.settings_doc import DOC_PATH, render, write
+
+    if check:
+        current = DOC_PATH.read_text() if DOC_PATH.exists() else ""
+        if current != render():
+            console.print(f"[red]{DOC_PATH} is out of date[/]: run `feedbackloop settings-doc`")
+            raise typer.Exit(1)
+        console.print(f"{DOC_PATH} is up to date")
+        return
+    console.print(f"wrote {write()}")
+
+
+@app.command("prefect-setup")
+def prefect_setup(
+    work_pool: str = typer.Option("feedbackloop-process", help="Process work pool the deployments use"),
+) -> None:
+    """One-time Prefect setup: the work pool, and a Secret block per secret set in the environment."""
+    _quiet_third_parties()
+    from feedbackloop.secrets import push_secret_blocks
+
+    created = _ensure_process_pool(work_pool)
+    table = Table("object", "outcome", title=f"Prefect: {os.environ.get('PREFECT_API_URL') or 'ephemeral API'}")
+    table.add_row(f"work pool {work_pool}", "created" if created else "exists")
+    for block, outcome in push_secret_blocks(get_settings()):
+        table.add_row(f"secret block {block}", outcome)
+    console.print(table)
+    console.print("workers: set FEEDBACKLOOP_SECRETS_BACKEND=prefect and leave the secrets out of their environment")
+
+
+def _ensure_process_pool(name: str) -> bool:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+        except ObjectAlreadyExists:
+            return False
+    return True
 
 
 def _print_summary(summary: dict) -> None:

@@ -9,7 +9,11 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from feedbackloop.settings import Settings
+from feedbackloop.settings import Settings, is_volume_path
+
+
+class LakeLocationError(RuntimeError):
+    """The configured lake location cannot be reached from this process."""
 
 
 class Lake:
@@ -18,6 +22,12 @@ class Lake:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.storage_options = settings.storage_options or None
+        if is_volume_path(settings.lake_uri) and not Path(settings.volumes_root).is_dir():
+            raise LakeLocationError(
+                f"lake_uri {settings.lake_uri!r} is a Unity Catalog volume, but {settings.volumes_root!r} is not "
+                "mounted here: run on a Databricks cluster, set FEEDBACKLOOP_VOLUMES_ROOT to a mount of the volumes, "
+                "or point FEEDBACKLOOP_LAKE_URI at the volume's storage location (s3://, abfss://, gs://)"
+            )
 
     def uri(self, layer: str, name: str) -> str:
         uri = self.settings.table_uri(layer, name)

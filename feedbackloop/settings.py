@@ -9,8 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Labelled public datasets live beside the repository in the team's workspace (../shared/datasets).
@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     target: Literal["embedded", "databricks"] = Field(
         "embedded", description="embedded = DuckDB + Delta on disk; databricks = Unity Catalog + jobs"
     )
+    secrets_backend: Literal["env", "prefect"] = Field(
+        "env",
+        description="env = secrets from the environment/.env only; prefect = secrets the environment does not "
+        "set come from Prefect Secret blocks feedbackloop-<setting> (`feedbackloop prefect-setup` saves them)",
+    )
 
     # -- lake layout ---------------------------------------------------------------------------
     lake_uri: str = Field(
@@ -41,6 +46,11 @@ class Settings(BaseSettings):
     )
     storage_options: dict[str, str] = Field(
         default_factory=dict, description="deltalake storage options (cloud credentials) for lake_uri"
+    )
+    volumes_root: str = Field(
+        "/Volumes",
+        description="Where Unity Catalog volumes (/Volumes/<catalog>/<schema>/<volume>/...) are mounted: "
+        "/Volumes on a Databricks cluster; elsewhere a directory with the same layout (a mount, a test)",
     )
     inbox_dir: Path = Field(Path("lake/inbox"), description="Batch exports waiting to be ingested")
     warehouse_path: Path = Field(
@@ -72,8 +82,10 @@ class Settings(BaseSettings):
     )
     webhook_tolerance_seconds: int = Field(300, ge=1, description="Signed timestamps older or newer are replays")
     webhook_max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413")
-    serve_host: str = "127.0.0.1"
-    serve_port: int = Field(8787, ge=1, le=65535)
+    serve_host: str = Field(
+        "127.0.0.1", description="Interface `feedbackloop serve` listens on (0.0.0.0 behind a load balancer)"
+    )
+    serve_port: int = Field(8787, ge=1, le=65535, description="Port of the webhook receiver")
     stream_max_files: int = Field(20_000, ge=1, description="Landed files per micro-batch; bounds one run")
 
     # -- cdc (PostgreSQL logical replication, Debezium files) -----------------------------------
@@ -82,8 +94,14 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="schema.table -> source_system of its mapping in config/sources (columns -> canonical fields)",
     )
-    cdc_slot_name: str = Field("feedbackloop", pattern=r"^[a-z0-9_]{1,63}$")
-    cdc_publication: str = Field("feedbackloop", pattern=r"^[a-z0-9_]{1,63}$")
+    cdc_slot_name: str = Field(
+        "feedbackloop",
+        pattern=r"^[a-z0-9_]{1,63}$",
+        description="PostgreSQL logical replication slot owned by the cdc flow",
+    )
+    cdc_publication: str = Field(
+        "feedbackloop", pattern=r"^[a-z0-9_]{1,63}$", description="PostgreSQL publication listing the captured tables"
+    )
     cdc_batch_changes: int = Field(5_000, ge=1, description="Changes per bronze commit")
     cdc_flush_seconds: float = Field(1.0, gt=0, description="Longest a captured change waits for its bronze commit")
     cdc_idle_seconds: float = Field(2.0, gt=0, description="A bounded capture run ends after this long caught up")
@@ -91,9 +109,13 @@ class Settings(BaseSettings):
     cdc_reconnect_seconds: float = Field(60.0, ge=0, description="How long capture retries a lost connection")
 
     # -- dbt -----------------------------------------------------------------------------------
-    dbt_project_dir: Path = PROJECT_ROOT / "dbt_project"
+    dbt_project_dir: Path = Field(
+        PROJECT_ROOT / "dbt_project", description="The dbt project (models, macros, profiles.yml)"
+    )
     dbt_target: str = Field("duckdb", description="profiles.yml target: duckdb or databricks")
-    dbt_threads: int = Field(2, ge=1)
+    dbt_threads: int = Field(
+        2, ge=1, description="dbt threads on the embedded target (Databricks uses the profile's 8)"
+    )
     dbt_runner: Literal["local", "databricks_job"] = Field(
         "local", description="local = dbt in the flow's process; databricks_job = a Databricks job run (dbt task)"
     )
@@ -102,12 +124,20 @@ class Settings(BaseSettings):
     embedding_backend: Literal["local", "openai"] = Field(
         "local", description="local = packaged all-MiniLM-L6-v2 on CPU; openai = any OpenAI-compatible endpoint"
     )
-    embedding_model: str = "text-embedding-3-small"
-    embedding_base_url: str = ""
-    embedding_api_key: SecretStr = SecretStr("")
-    embedding_dim: int = Field(384, ge=1)
-    embedding_batch_size: int = Field(64, ge=1)
-    embedding_timeout_seconds: float = 30.0
+    embedding_model: str = Field(
+        "text-embedding-3-small", description="Model name sent to the OpenAI-compatible embeddings endpoint"
+    )
+    embedding_base_url: str = Field(
+        "", description="Embeddings endpoint, e.g. https://<workspace>/serving-endpoints; empty = api.openai.com"
+    )
+    embedding_api_key: SecretStr = Field(
+        SecretStr(""), description="API key (or Databricks token) for the embeddings endpoint"
+    )
+    embedding_dim: int = Field(
+        384, ge=1, description="Vector width; the index and near-duplicate links check every vector against it"
+    )
+    embedding_batch_size: int = Field(64, ge=1, description="Texts per embeddings request or local batch")
+    embedding_timeout_seconds: float = Field(30.0, description="Timeout of one embeddings request")
     near_duplicate_threshold: float = Field(
         0.95, gt=0, le=1, description="Cosine similarity at or above which a doc is a near-duplicate of a canonical doc"
     )
@@ -129,9 +159,11 @@ class Settings(BaseSettings):
     index_ivf_lists: int = Field(0, ge=0, description="Local backend: IVF lists (0 = about 1 per 1,000 docs)")
     index_ivf_probes: int = Field(64, ge=1, description="Local backend: IVF lists scanned by an unfiltered search")
     elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch 8/9 endpoint")
-    elasticsearch_api_key: SecretStr = SecretStr("")
+    elasticsearch_api_key: SecretStr = Field(
+        SecretStr(""), description="Elasticsearch API key (base64 id:key); empty = no auth"
+    )
     elasticsearch_alias: str = Field("feedbackloop-feedback", description="Readers query this alias, never an index")
-    elasticsearch_timeout_seconds: float = 30.0
+    elasticsearch_timeout_seconds: float = Field(30.0, description="Timeout of one Elasticsearch request")
     elasticsearch_max_retries: int = Field(3, ge=0, description="Retries on 429/502/503/504 and connection errors")
     elasticsearch_bulk_docs: int = Field(500, ge=1, description="Docs per bulk request")
 
@@ -202,19 +234,21 @@ class Settings(BaseSettings):
         "none", description="none = no LLM tier; llama_cpp = the project's local server (optional extra)"
     )
     llm_base_url: str = Field("", description="e.g. https://api.openai.com/v1; empty + llama_cpp = local server")
-    llm_api_key: SecretStr = SecretStr("")
+    llm_api_key: SecretStr = Field(
+        SecretStr(""), description="API key for the LLM endpoint (OpenAI, Azure, a Databricks token ...)"
+    )
     llm_model: str = Field("", description="Model name sent to the endpoint; local server: the packaged GGUF name")
     llm_structured_output: Literal["auto", "json_schema", "json_object_schema", "json_object"] = Field(
         "auto",
         description="auto = json_object_schema for llama_cpp (it rejects json_schema), json_schema elsewhere",
     )
-    llm_temperature: float = Field(0.0, ge=0, le=2)
-    llm_max_tokens: int = Field(600, ge=16)
-    llm_timeout_seconds: float = Field(120.0, gt=0)
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature; 0 keeps labels reproducible")
+    llm_max_tokens: int = Field(600, ge=16, description="Most tokens one decision object may take")
+    llm_timeout_seconds: float = Field(120.0, gt=0, description="Timeout of one LLM request")
     llm_max_in_flight: int = Field(4, ge=1, description="Concurrent requests to the endpoint")
     llm_max_attempts: int = Field(4, ge=1, description="Tries per request on 429, 5xx and timeouts")
     llm_backoff_seconds: float = Field(1.0, ge=0, description="First backoff; doubles per attempt, with jitter")
-    llm_backoff_max_seconds: float = Field(30.0, ge=0)
+    llm_backoff_max_seconds: float = Field(30.0, ge=0, description="Longest backoff between LLM retries")
     llm_breaker_failures: int = Field(
         3, ge=1, description="Consecutive unreachable-endpoint failures after which the run stops calling"
     )
@@ -230,10 +264,10 @@ class Settings(BaseSettings):
         description="USD per million tokens by model; a model missing here is reported as unpriced",
     )
     llm_server_model: str = Field("smollm2-135m", description="Packaged GGUF the local llama.cpp server loads")
-    llm_server_host: str = "127.0.0.1"
-    llm_server_port: int = Field(8765, ge=1, le=65535)
-    llm_server_threads: int = Field(2, ge=1)
-    llm_server_ctx: int = Field(4096, ge=512)
+    llm_server_host: str = Field("127.0.0.1", description="Interface the local llama.cpp server binds")
+    llm_server_port: int = Field(8765, ge=1, le=65535, description="Port of the local llama.cpp server")
+    llm_server_threads: int = Field(2, ge=1, description="CPU threads of the local llama.cpp server")
+    llm_server_ctx: int = Field(4096, ge=512, description="Context window (tokens) of the local llama.cpp server")
     llm_server_autostart: bool = Field(
         True, description="llama_cpp with no base URL: the label flow starts the server and stops it afterwards"
     )
@@ -242,43 +276,99 @@ class Settings(BaseSettings):
     )
 
     # -- databricks (production world) ----------------------------------------------------------
-    databricks_host: str = ""
-    databricks_token: SecretStr = SecretStr("")
-    databricks_http_path: str = ""
-    databricks_catalog: str = "feedbackloop"
-    databricks_warehouse_id: str = ""
-    databricks_git_url: str = "https://github.com/feedbackloop/feedbackloop"
-    databricks_git_provider: str = "gitHub"
-    databricks_git_branch: str = "main"
+    databricks_host: str = Field("", description="Workspace host, e.g. adb-1234567890123456.7.azuredatabricks.net")
+    databricks_token: SecretStr = Field(
+        SecretStr(""), description="Personal access or service-principal token (better: a Prefect Secret block)"
+    )
+    databricks_http_path: str = Field(
+        "", description="SQL warehouse HTTP path dbt connects to, /sql/1.0/warehouses/<id>"
+    )
+    databricks_catalog: str = Field(
+        "feedbackloop", description="Unity Catalog catalog holding the bronze, silver and gold schemas"
+    )
+    databricks_warehouse_id: str = Field(
+        "", description="SQL warehouse the dbt job task runs on (default: from the http_path)"
+    )
+    databricks_git_url: str = Field(
+        "https://github.com/feedbackloop/feedbackloop",
+        description="Git repository the Databricks job checks the dbt project out of",
+    )
+    databricks_git_provider: str = Field(
+        "gitHub", description="Git provider name as the Jobs API spells it (gitHub, gitLab, azureDevOpsServices ...)"
+    )
+    databricks_git_branch: str = Field("main", description="Branch the Databricks job runs")
     databricks_ca_bundle: str = Field("", description="CA bundle for a private-CA proxy in front of the workspace")
     databricks_cluster_id: str = Field("", description="Existing cluster for job tasks; empty = a job cluster")
-    databricks_spark_version: str = "15.4.x-scala2.12"
-    databricks_node_type: str = "i3.xlarge"
-    databricks_poll_seconds: int = Field(15, ge=1)
-    databricks_job_timeout_seconds: int = Field(3600, ge=60)
+    databricks_spark_version: str = Field(
+        "15.4.x-scala2.12", description="Runtime of the single-node job cluster that runs the dbt CLI"
+    )
+    databricks_node_type: str = Field(
+        "i3.xlarge", description="Node type of that job cluster (e.g. Standard_DS3_v2 on Azure)"
+    )
+    databricks_poll_seconds: int = Field(15, ge=1, description="How often the flow polls a running Databricks job")
+    databricks_job_timeout_seconds: int = Field(
+        3600, ge=60, description="A Databricks job still running after this long fails the flow"
+    )
 
     datasets_dir: Path = Field(
         default_factory=default_datasets_dir, description="Labelled public feedback datasets (eval, demo)"
     )
 
     # -- demo ----------------------------------------------------------------------------------
-    demo_seed: int = 7
-    demo_days: int = Field(60, ge=14)
+    demo_seed: int = Field(7, description="Random seed of the demo generator")
+    demo_days: int = Field(60, ge=14, description="Days of generated demo data")
     demo_end_date: str = Field("2026-11-20", description="Last day (UTC) of generated demo data")
-    demo_reviews_per_day: int = Field(120, ge=1)
+    demo_reviews_per_day: int = Field(120, ge=1, description="Generated app reviews per day")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        from feedbackloop.secrets import PrefectSecretsSource
+
+        # Below the environment and .env: an explicitly set secret always wins over its block.
+        return (init_settings, env_settings, dotenv_settings, PrefectSecretsSource(settings_cls), file_secret_settings)
+
+    @field_validator("lake_uri", "landing_uri", "vault_uri")
+    @classmethod
+    def _volume_paths_name_a_volume(cls, value: str) -> str:
+        if is_volume_path(value) and len(value.strip("/").split("/")) < 4:
+            raise ValueError(f"{value!r}: a Unity Catalog volume path is /Volumes/<catalog>/<schema>/<volume>[/<dir>]")
+        return value
+
+    def physical(self, uri: str) -> str:
+        """Where a configured location is from here: /Volumes/... goes through volumes_root."""
+        if is_volume_path(uri):
+            return f"{self.volumes_root.rstrip('/')}/{uri.strip('/').split('/', 1)[1]}"
+        return uri
+
+    @property
+    def lake_root(self) -> str:
+        """The lake as this process reaches it: a local directory or an object-store URI."""
+        return self.physical(self.lake_uri)
 
     def table_uri(self, layer: str, name: str) -> str:
         """Location of one Delta table, e.g. ``lake/bronze/feedback``."""
-        return f"{self.lake_uri.rstrip('/')}/{layer}/{name}"
+        return f"{self.lake_root.rstrip('/')}/{layer}/{name}"
 
     @property
     def effective_vault_uri(self) -> str:
         """Where the vault lives: the explicit setting, else a sibling of the lake (never inside it)."""
-        return self.vault_uri or f"{self.lake_uri.rstrip('/')}_vault"
+        return self.physical(self.vault_uri) if self.vault_uri else f"{self.lake_root.rstrip('/')}_vault"
 
     @property
     def is_local_lake(self) -> bool:
-        return "://" not in self.lake_uri and not self.lake_uri.startswith("/Volumes/")
+        """A directory this process can list (a volume mounted under volumes_root counts)."""
+        return "://" not in self.lake_root
+
+
+def is_volume_path(uri: str) -> bool:
+    return uri == "/Volumes" or uri.startswith("/Volumes/")
 
 
 @lru_cache(maxsize=1)

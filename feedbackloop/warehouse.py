@@ -60,10 +60,17 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def lake_tables(settings: Settings) -> list[tuple[str, str]]:
-    """(layer, table) for every Delta table present; a remote lake is assumed to hold the known set."""
+    """(layer, table) for every Delta table present.
+
+    A local lake (a mounted volume included) is listed; an object store cannot be listed cheaply by
+    prefix everywhere, so each known table is opened through deltalake with the lake's storage options.
+    """
     if not settings.is_local_lake:
-        return [(layer, name) for layer, names in LAYER_TABLES.items() for name in names]
-    root = Path(settings.lake_uri)
+        lake = Lake(settings)
+        known = [(layer, name) for layer, names in LAYER_TABLES.items() for name in names]
+        known += [key for key in source_tables() if key not in known]
+        return sorted(key for key in known if lake.exists(*key))
+    root = Path(settings.lake_root)
     return sorted(
         (log.parent.parent.name, log.parent.name)
         for log in root.glob("*/*/_delta_log")

@@ -39,8 +39,11 @@ STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "lab
 
 
 @flow(name="feedback-pipeline", log_prints=True)
-def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
-    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> label + embed -> dbt gold -> index."""
+def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
+    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> label + embed -> dbt gold -> index.
+
+    ``force`` rebuilds silver and gold even when no input changed (the daily full pass).
+    """
     unknown = set(only or ()) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; the pipeline's stages are {list(STAGES)}")
@@ -57,12 +60,12 @@ def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
     timed("ingest", ingest)
     timed("stream", stream)
     timed("cdc", cdc)
-    timed("silver", transform, select="silver")
+    timed("silver", transform, select="silver", force=force)
     timed("enrich", enrich)
     timed("redact", redact)
     timed("embed", tolerate_failure, stage=embed)
     timed("label", label)
-    timed("gold", transform, select="gold")
+    timed("gold", transform, select="gold", force=force)
     timed("index", tolerate_failure, stage=index)
     return summarize(stages, timings)
 

@@ -5,6 +5,8 @@ The Jobs API is a local HTTPS server speaking the 2.1 subset used (runs/submit, 
 
 from __future__ import annotations
 
+import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,9 +39,12 @@ def test_transform_submits_a_dbt_task_on_the_warehouse_and_waits_for_success(job
     outcome = transform(select="silver", force=True)
     (submit,) = [body for method, path, body in jobs_api.requests if path.endswith("/runs/submit")]
     (task,) = submit["tasks"]
-    assert task["dbt_task"]["commands"] == [
-        "dbt build --select silver --indirect-selection cautious --target databricks"
-    ]
+    (command,) = task["dbt_task"]["commands"]
+    assert shlex.split(command)[:8] == [
+        "dbt", "build", "--select", "silver", "--indirect-selection", "cautious", "--target", "databricks"
+    ]  # fmt: skip
+    # grants and the row filter come from config/access.yaml, as in the embedded world
+    assert json.loads(shlex.split(command)[-1])["access_row_filter"] == "access.source_filter"
     assert task["dbt_task"]["warehouse_id"] == "abc123def456"
     assert submit["git_source"]["git_branch"] == "main"
     assert outcome["databricks_run"]["state"]["result_state"] == "SUCCESS"
@@ -56,3 +61,19 @@ def test_a_wrong_token_is_refused_clearly(jobs_api: JobsApi, monkeypatch: pytest
     get_settings.cache_clear()
     with pytest.raises(Exception, match=r"unauthorized.*Invalid access token"):
         transform(select="silver", force=True)
+
+
+def test_a_failed_job_run_is_not_resubmitted(jobs_api: JobsApi) -> None:
+    jobs_api.result_state = "FAILED"
+    with pytest.raises(Exception, match="FAILED"):
+        transform(select="gold", force=True)
+    # a failing dbt test fails the same way twice: the task's retry is kept for crashes and timeouts
+    assert len([path for _, path, _ in jobs_api.requests if path.endswith("/runs/submit")]) == 1
+
+
+def test_a_failed_job_run_fails_the_pipeline_too(jobs_api: JobsApi) -> None:
+    from flows.pipeline import feedback_pipeline
+
+    jobs_api.result_state = "FAILED"
+    with pytest.raises(Exception, match="terminated with result state, FAILED"):
+        feedback_pipeline(only=["gold"], force=True)

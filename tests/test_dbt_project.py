@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -95,13 +97,18 @@ def databricks_env(tmp_path) -> dict[str, str]:
     }
 
 
-def dbt_databricks(tmp_path, *args: str) -> subprocess.CompletedProcess:
+def dbt_databricks(tmp_path, *args: str, target: str = "databricks") -> subprocess.CompletedProcess:
     project = str(PROJECT_ROOT / "dbt_project")
     return subprocess.run(
         [sys.executable, "-m", "dbt.cli.main", *args, "--project-dir", project, "--profiles-dir", project,
-         "--target", "databricks", "--target-path", str(tmp_path / "target")],
+         "--target", target, "--target-path", str(tmp_path / "target")],
         env=databricks_env(tmp_path), capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+def model_configs(tmp_path) -> dict[str, dict]:
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    return {n["name"]: n["config"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
 
 
 def test_databricks_target_parses_offline(tmp_path) -> None:
@@ -121,6 +128,60 @@ def test_every_model_compiles_for_databricks_offline(tmp_path) -> None:
         for p in (PROJECT_ROOT / "dbt_project" / "models").glob("*/*.sql")
     }
     assert {p.relative_to(compiled) for p in compiled.glob("*/*.sql")} == models
+
+    configs = model_configs(tmp_path)
+    assert all(c["file_format"] == "delta" for c in configs.values())
+    assert all(c["tblproperties"]["delta.enableChangeDataFeed"] == "true" for c in configs.values())
+    assert all(c["tblproperties"]["delta.autoOptimize.optimizeWrite"] == "true" for c in configs.values())
+    assert configs["fct_feedback"]["liquid_clustered_by"] == ["event_date", "product"]
+    assert configs["stg_bronze__feedback"]["liquid_clustered_by"] == ["doc_id", "event_date"]
+    incremental = {name: c for name, c in configs.items() if c["materialized"] == "incremental"}
+    assert set(incremental) == {"stg_bronze__feedback", "stg_bronze__telemetry_events"}
+    for config in incremental.values():  # insert-only MERGE on the model's key
+        assert (config["incremental_strategy"], config["skip_matched_step"]) == ("merge", True)
+        assert config["unique_key"] in {"doc_id", "event_id"}
+
+
+def test_databricks_grants_come_from_the_access_policy_vars(tmp_path) -> None:
+    readers = ["feedbackloop-support", "feedbackloop-product"]
+    done = dbt_databricks(tmp_path, "parse", "--vars", json.dumps({"access_readers": readers}))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert {tuple(c["grants"]["select"]) for c in model_configs(tmp_path).values()} == {tuple(readers)}
+
+
+def test_databricks_configs_stay_off_the_duckdb_target(tmp_path) -> None:
+    done = dbt_databricks(tmp_path, "parse", "--vars", '{"access_readers": ["team"]}', target="duckdb")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    for name, config in model_configs(tmp_path).items():
+        assert config.get("liquid_clustered_by") is None, name
+        assert not config.get("tblproperties"), name
+        assert config["grants"] == {"select": []}, name
+        assert config.get("incremental_strategy") is None, name
+
+
+# DuckDB-only spellings; each has a cross-database macro in dbt_project/macros/cross_db/ (or dbt's).
+DIALECT_SPECIFIC = {
+    r"\bexclude\s*\(": "star_except",
+    r"\bquantile_cont\b|\bpercentile\b|\bpercentile_cont\b": "percentile",
+    r"regexp_replace\s*\(": "regex_replace_all",
+    r"\bdelta_scan\b": "register_lake_sources",
+    r"::": "cast(... as ...)",
+    r"\b(md5|sha2?|hash)\s*\(": "dbt.hash / surrogate_key",
+    r"\b(strftime|strptime|date_diff|datediff|date_add|dateadd|date_trunc|epoch_ms)\s*\(": "dbt.* date macros",
+    r"\b(list_|array_|struct_pack|string_agg|group_concat)\w*\s*\(": "a cross-database macro",
+    r"\b(varchar|text|double precision|hugeint)\b": "dbt.type_string / dbt.type_*",
+}
+
+
+MODELS = sorted((PROJECT_ROOT / "dbt_project" / "models").glob("*/*.sql"))
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda p: p.stem)
+def test_models_spell_dialect_differences_only_through_macros(model) -> None:
+    # Comments may say anything, and macro calls are where the dialects are allowed to differ.
+    sql = re.sub(r"\{#.*?#\}|\{\{.*?\}\}|--[^\n]*", "", model.read_text(), flags=re.S)
+    found = {macro for pattern, macro in DIALECT_SPECIFIC.items() if re.search(pattern, sql, flags=re.I)}
+    assert not found, f"{model.name}: use {found} instead of dialect-specific SQL"
 
 
 def test_incremental_silver_appends_only_new_docs_and_gold_keeps_latest_version(loaded: Settings) -> None:

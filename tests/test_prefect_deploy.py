@@ -77,6 +77,12 @@ def test_every_deployment_registers_and_a_process_worker_runs_one(server: dict[s
     prefect(server, "deploy", "--all", "--no-prompt")
     deployments = httpx.post(f"{server['PREFECT_API_URL']}/deployments/filter", json={}).json()
     assert {d["name"] for d in deployments} >= {"feedback-pipeline", "ingest", "transform", "enrich"}
+    pipeline = next(d for d in deployments if d["name"] == "feedback-pipeline")
+    schedules = {s["slug"]: (s["schedule"]["cron"], s["parameters"]) for s in pipeline["schedules"]}
+    assert schedules == {"hourly-micro-batch": ("15 * * * *", {"force": False}),
+                         "daily-full-pass": ("0 3 * * *", {"force": True})}  # fmt: skip
+    assert pipeline["global_concurrency_limit"]["limit"] == 1
+    assert pipeline["concurrency_options"]["collision_strategy"] == "ENQUEUE"
 
     prefect(server, "deployment", "run", "ingest/ingest")
     prefect(server, "worker", "start", "--pool", "feedbackloop-process", "--run-once")

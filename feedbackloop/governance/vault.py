@@ -68,11 +68,12 @@ class Vault:
         self._check_separate_from_lake()
 
     def _check_separate_from_lake(self) -> None:
+        lake_root = self.settings.lake_root
         if not _is_local(self.root) or not self.settings.is_local_lake:
-            if self.root.rstrip("/").startswith(self.settings.lake_uri.rstrip("/") + "/"):
+            if self.root.rstrip("/").startswith(lake_root.rstrip("/") + "/"):
                 raise ValueError(f"vault_uri {self.root!r} must not be inside the lake {self.settings.lake_uri!r}")
             return
-        root, lake = Path(self.root).resolve(), Path(self.settings.lake_uri).resolve()
+        root, lake = Path(self.root).resolve(), Path(lake_root).resolve()
         if root == lake or lake in root.parents:
             raise ValueError(f"vault_uri {self.root!r} must not be inside the lake {self.settings.lake_uri!r}")
 

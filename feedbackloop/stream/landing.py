@@ -148,7 +148,8 @@ class ObjectStoreLandingZone:
 
 
 def landing_zone(settings: Settings) -> LandingZone:
-    """A local directory by default; any URI with a scheme goes through the object-store adapter."""
-    if "://" in settings.landing_uri:
-        return ObjectStoreLandingZone(settings.landing_uri)
-    return LocalLandingZone(settings.landing_uri)
+    """A local directory by default (a mounted volume too); a URI with a scheme goes to the object store."""
+    uri = settings.physical(settings.landing_uri)
+    if "://" in uri:
+        return ObjectStoreLandingZone(uri)
+    return LocalLandingZone(uri)

@@ -116,7 +116,7 @@ def _single_run(settings: Settings) -> Iterator[None]:
     if not settings.is_local_lake:
         yield  # the deployment's concurrency_limit: 1 serialises runs in production
         return
-    lock_path = Path(settings.lake_uri) / "_locks" / "stream.lock"
+    lock_path = Path(settings.lake_root) / "_locks" / "stream.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -6,6 +6,7 @@ failed job fails the Prefect flow that submitted it.
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -28,17 +29,28 @@ def credentials(settings: Settings) -> Any:
     )
 
 
+def warehouse_id(settings: Settings) -> str:
+    """The SQL warehouse: the explicit id, else the last part of the http_path dbt connects with."""
+    return settings.databricks_warehouse_id or settings.databricks_http_path.rstrip("/").rsplit("/", 1)[-1]
+
+
 def dbt_job_tasks(settings: Settings, select: str) -> list[dict[str, Any]]:
-    """One dbt task running the same command the embedded world runs, against the databricks target."""
-    command = f"dbt build --select {select} --indirect-selection cautious --target databricks"
+    """One dbt task running the same command the embedded world runs, against the databricks target.
+
+    The access policy travels as --vars, as it does locally: it sets the grants and the row filter.
+    """
+    from feedbackloop.transform.dbt import access_vars
+
+    command = ["dbt", "build", "--select", *select.split(), "--indirect-selection", "cautious"]
+    command += ["--target", "databricks", "--vars", json.dumps(access_vars(settings), sort_keys=True)]
     return [
         {
             "task_key": "dbt_build_" + "_".join(select.split()),
             "dbt_task": {
-                "commands": [shlex.join(shlex.split(command))],
+                "commands": [shlex.join(command)],
                 "project_directory": "dbt_project",
                 "profiles_directory": "dbt_project",
-                "warehouse_id": settings.databricks_warehouse_id,
+                "warehouse_id": warehouse_id(settings),
                 "catalog": settings.databricks_catalog,
                 "schema": "default",
             },
@@ -76,8 +88,8 @@ def run_dbt_job(settings: Settings, select: str) -> dict[str, Any]:
     from prefect.utilities.asyncutils import run_coro_as_sync
     from prefect_databricks.flows import jobs_runs_submit_and_wait_for_completion
 
-    if not settings.databricks_host or not settings.databricks_warehouse_id:
-        raise ValueError("dbt_runner=databricks_job needs FEEDBACKLOOP_DATABRICKS_HOST and _WAREHOUSE_ID")
+    if not settings.databricks_host or not warehouse_id(settings):
+        raise ValueError("dbt_runner=databricks_job needs FEEDBACKLOOP_DATABRICKS_HOST and _WAREHOUSE_ID or _HTTP_PATH")
     # prefect-databricks' flow is async; the transform task is sync.
     outputs_and_metadata: Any = run_coro_as_sync(
         jobs_runs_submit_and_wait_for_completion(

@@ -27,8 +27,17 @@ class DbtResult:
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:
-    """Environment for dbt: absolute paths, so it does not matter where dbt is started from."""
-    lake = settings.lake_uri if not settings.is_local_lake else str(Path(settings.lake_uri).resolve())
+    """Environment for dbt: absolute paths, so it does not matter where dbt is started from.
+
+    DuckDB reads the lake where this process reaches it; Databricks registers tables at the
+    configured location (its own /Volumes path, or the object-store URI).
+    """
+    if settings.dbt_target == "duckdb" and settings.is_local_lake:
+        lake = str(Path(settings.lake_root).resolve())
+    elif settings.dbt_target == "duckdb":
+        lake = settings.lake_root
+    else:
+        lake = settings.lake_uri
     return {
         "FEEDBACKLOOP_LAKE_URI": lake,
         "FEEDBACKLOOP_WAREHOUSE_PATH": str(Path(settings.warehouse_path).resolve()),

@@ -1,7 +1,8 @@
 """A local HTTPS server speaking the subset of the Databricks Jobs API 2.1 that the flows use.
 
-runs/submit -> runs/get (PENDING, RUNNING, then TERMINATED) -> runs/get-output. The outcome of
-each run is scripted by ``result_state``; every request is recorded for assertions.
+runs/submit -> runs/get (PENDING, RUNNING, then TERMINATED) -> runs/get-output, runs/list, and the
+SQL Warehouses API's GET /api/2.0/sql/warehouses/<id> (the smoke test). The outcome of each run is
+scripted by ``result_state``; every request is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class JobsApi:
     result_state: str = "SUCCESS"
     polls_until_done: int = 2
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    warehouses: dict[str, str] = field(default_factory=lambda: {"abc123def456": "RUNNING"})
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1001))
 
@@ -66,12 +68,31 @@ class JobsApi:
             "tasks": tasks,
         }
 
+    def get_state(self, run_id: int) -> dict[str, Any]:
+        """A run as runs/list shows it, without counting as a poll."""
+        run = self.runs[run_id]
+        done = run["polls"] > self.polls_until_done
+        state = (
+            {"life_cycle_state": "TERMINATED", "result_state": self.result_state}
+            if done
+            else {"life_cycle_state": "RUNNING"}
+        )
+        return {"run_id": run_id, "run_name": run["body"].get("run_name"), "state": state}
+
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: dict[str, Any]) -> tuple[int, Any]:
         self.requests.append((method, path, body))
         if method == "POST" and path == "/api/2.1/jobs/runs/submit":
             return self.submit(body)
         if method == "GET" and path == "/api/2.1/jobs/runs/get":
             return self.get(int(query["run_id"][0]))
+        if method == "GET" and path == "/api/2.1/jobs/runs/list":
+            runs = [self.get_state(run_id) for run_id in sorted(self.runs, reverse=True)]
+            return 200, {"runs": runs[: int(query.get("limit", ["25"])[0])], "has_more": False}
+        if method == "GET" and path.startswith("/api/2.0/sql/warehouses/"):
+            ident = path.rsplit("/", 1)[1]
+            if ident not in self.warehouses:
+                return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Warehouse {ident} does not exist."}
+            return 200, {"id": ident, "name": "feedbackloop", "state": self.warehouses[ident]}
         if method == "GET" and path == "/api/2.1/jobs/runs/get-output":
             return 200, {"metadata": {"run_id": int(query["run_id"][0])}, "dbt_output": {"artifacts_headers": {}}}
         return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"No API found for '{method} {path}'"}

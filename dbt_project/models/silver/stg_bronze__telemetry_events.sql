@@ -2,7 +2,6 @@
     config(
         materialized='incremental',
         unique_key='event_id',
-        incremental_strategy='merge',
     )
 }}
 
