@@ -51,11 +51,15 @@ class FakeApi:
         self.requests: list[Request] = []
         self.faults: list[int | str] = []
         self.down = False
+        self.delay = 0.0  # seconds each request waits before it is handled: a remote API's latency
         self.lock = threading.Lock()
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Keep-alive clients: one write per response and no Nagle, or every reply waits for a delayed ACK.
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 return None
@@ -63,6 +67,8 @@ class FakeApi:
             def _serve(self) -> None:
                 url = urlparse(self.path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if api.delay:
+                    time.sleep(api.delay)
                 request = Request(
                     self.command, url.path, parse_qs(url.query), {k.lower(): v for k, v in self.headers.items()}, body
                 )
