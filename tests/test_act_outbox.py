@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -294,3 +296,38 @@ def test_a_down_sink_is_not_hammered_for_every_action(settings: Settings, down: 
         jira.down = down
         plan_and_dispatch(s, "run-1")
         assert len(jira.requests) == (2 if down else 10)  # down: one action's tries, then the breaker
+
+
+CRASH_AFTER_SEND = """
+import os, sys
+from datetime import UTC, datetime
+from pydantic import SecretStr
+from feedbackloop.act.decisions import load_decisions
+from feedbackloop.act.http import AttemptLog
+from feedbackloop.act.outbox import dispatch, merge, read_actions
+from feedbackloop.act.plan import build_plan
+from feedbackloop.lake import Lake
+from feedbackloop.settings import Settings
+
+url, lake_uri = sys.argv[1], sys.argv[2]
+settings = Settings(lake_uri=lake_uri, jira_url=url, jira_user_email="bot@acme.example",
+                    jira_api_token=SecretStr("jira-token"))
+lake = Lake(settings)
+existing = read_actions(lake)
+plan = build_plan(lake, load_decisions(settings.decisions_path), set(existing), 7)
+rows = merge(existing, plan, "crashing-run", datetime.now(UTC))
+stats = dispatch(settings, rows, AttemptLog("crashing-run"), datetime.now(UTC))
+assert stats.created == 1, stats
+os._exit(9)  # killed after the ticket was created, before the outbox was written
+"""
+
+
+def test_a_process_killed_between_send_and_record_opens_no_second_issue(settings: Settings) -> None:
+    with FakeJira() as jira:
+        write_incidents(settings, [incident()])
+        crashed = subprocess.run([sys.executable, "-c", CRASH_AFTER_SEND, jira.url, settings.lake_uri], check=False)
+        assert crashed.returncode == 9 and list(jira.issues) == ["PAY-1"]
+        assert not Lake(settings).exists("gold", "fct_actions")
+        stats = plan_and_dispatch(with_sinks(settings, jira=jira), "run-after-crash")
+        assert (stats["adopted"], stats["created"]) == (1, 0)
+        assert list(jira.issues) == ["PAY-1"] and actions(settings)[0]["external_id"] == "PAY-1"
