@@ -331,3 +331,14 @@ def test_a_process_killed_between_send_and_record_opens_no_second_issue(settings
         stats = plan_and_dispatch(with_sinks(settings, jira=jira), "run-after-crash")
         assert (stats["adopted"], stats["created"]) == (1, 0)
         assert list(jira.issues) == ["PAY-1"] and actions(settings)[0]["external_id"] == "PAY-1"
+
+
+def test_malformed_incident_and_decision_rows_are_skipped_and_counted(settings: Settings) -> None:
+    write_incidents(settings, [incident(incident_id=None), incident()])
+    write_decisions(settings, [{**decision("dec-1", T0), "decided_at": None}])
+    stats = plan_and_dispatch(settings, "run-1")
+    assert stats["actions"] == 1
+    assert stats["skipped"] == {
+        "incident without incident_id": 1,
+        "retrain decision without decision_id or decided_at": 1,
+    }

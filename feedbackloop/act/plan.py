@@ -151,6 +151,9 @@ def plan_incidents(
     """Open incidents become actions; a resolved incident only updates an action it already has."""
     for incident in incidents:
         plan.incidents_read += 1
+        if not incident.get("incident_id"):
+            plan.skipped["incident without incident_id"] += 1
+            continue
         outcome = incident.get("outcome")
         if outcome not in matrix.outcomes:
             plan.skipped[f"unroutable outcome {outcome!r}"] += 1
@@ -183,7 +186,15 @@ def plan_retrain(plan: Plan, matrix: DecisionMatrix, decisions: list[dict[str, A
     """Retrain decisions, grouped into episodes: one action per episode, updated by later decisions."""
     route = matrix.route("model_quality")
     episodes: list[list[dict[str, Any]]] = []
-    for decision in sorted((d for d in decisions if d.get("should_retrain")), key=lambda d: d["decided_at"]):
+    usable = []
+    for decision in decisions:
+        if not decision.get("should_retrain"):
+            continue
+        if not decision.get("decision_id") or decision.get("decided_at") is None:
+            plan.skipped["retrain decision without decision_id or decided_at"] += 1
+            continue
+        usable.append(decision)
+    for decision in sorted(usable, key=lambda d: d["decided_at"]):
         plan.decisions_read += 1
         start = episodes[-1][0]["decided_at"] if episodes else None
         if start is None or decision["decided_at"] - start > timedelta(days=cooldown_days):
