@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
 
 from feedbackloop.act.decisions import load_decisions
 from feedbackloop.act.stage import plan_and_dispatch, record_metrics
@@ -45,7 +46,19 @@ def act(retry_failed: bool = False) -> dict[str, Any]:
     )  # fmt: skip
     keys = ("labeled_share", "embedded_share", "routed_share", "review_queue_open", "review_queue_added",
             "event_to_label_p50_seconds", "event_to_incident_p50_seconds", "open_incidents")  # fmt: skip
-    return {**stats, "metrics": {k: metrics[k] for k in keys}}
+    summary = {**stats, "metrics": {k: metrics[k] for k in keys}}
+    publish_summary(summary)
+    return summary
+
+
+@task
+def publish_summary(summary: dict[str, Any]) -> None:
+    """The run's outbox counts and metrics as a Prefect markdown artifact."""
+    figures = {**{k: v for k, v in summary.items() if not isinstance(v, dict)}, **summary["metrics"]}
+    lines = ["# act run", "", "| figure | value |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in figures.items()]
+    lines += [f"| skipped: {reason} | {count} |" for reason, count in summary["skipped"].items()]
+    create_markdown_artifact(markdown="\n".join(lines), key="act-summary")
 
 
 if __name__ == "__main__":
