@@ -53,6 +53,8 @@ class Route(_Strict):
     notify: list[SinkKind] = Field(default_factory=list)
     overrides: list[Override] = Field(default_factory=list)
     issue_type: str = "Task"  # Jira issue type
+    # Jira refuses (400) a priority its project's create screen lacks, so setting it is opt-in.
+    jira_priority: bool = False
     table: Literal["incident", "task"] = "task"  # ServiceNow table
 
     def owner_for(self, subject: dict[str, Any]) -> Owner:

@@ -140,7 +140,7 @@ def _incident_ticket(incident: dict[str, Any], route: Route, owner: Owner, aid: 
         action_id=aid, kind=kind, title=title, lines=lines, update_lines=update, severity=severity,
         owner_team=owner.team, owner_person=owner.person, owner_queue=owner.queue,
         fingerprint=fingerprint(state), issue_type=route.issue_type, table=route.table,
-        payload=json.loads(json.dumps(payload, default=str)),
+        jira_priority=route.jira_priority, payload=json.loads(json.dumps(payload, default=str)),
     )  # fmt: skip
 
 

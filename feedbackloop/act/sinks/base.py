@@ -22,6 +22,7 @@ class Ticket:
     fingerprint: str
     issue_type: str = "Task"
     table: str = "task"
+    jira_priority: bool = False
     payload: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -56,9 +56,10 @@ class JiraSink:
             "issuetype": {"name": ticket.issue_type},
             "summary": ticket.title[:250],
             "description": adf(ticket.lines),
-            "labels": ["feedbackloop", ticket.idempotency_key, ticket.kind],
-            "priority": {"name": PRIORITY.get(ticket.severity, "Medium")},
+            "labels": ["feedbackloop", ticket.idempotency_key, ticket.kind, f"severity-{ticket.severity}"],
         }
+        if ticket.jira_priority:
+            fields["priority"] = {"name": PRIORITY.get(ticket.severity, "Medium")}
         response = self.http.request(
             "POST", f"{self.base}/rest/api/3/issue", json={"fields": fields}, action_id=ticket.action_id,
             operation="create",
