@@ -700,6 +700,47 @@ def _ensure_process_pool(name: str) -> bool:
         except ObjectAlreadyExists:
             return False
     return True
+@app.command("act")
+def act_command(
+    retry_failed: bool = typer.Option(False, help="Send actions marked failed (after fixing the sink or matrix)"),
+) -> None:
+    """Deliver actions for open incidents and retrain decisions (flow ``act``), then record run metrics."""
+    _quiet_third_parties()
+    from feedbackloop.act.decisions import DecisionsError, load_decisions
+
+    try:
+        load_decisions(get_settings().decisions_path)
+    except DecisionsError as error:
+        console.print(f"[red]error[/]: {error}")
+        raise typer.Exit(2) from None
+    from flows.act import act as act_flow
+
+    console.print_json(json.dumps(act_flow(retry_failed=retry_failed), default=str))
+
+
+@app.command("actions")
+def actions_command(
+    status: str | None = typer.Option(None, help="Only actions with this status: pending, sent or failed"),
+    limit: int = typer.Option(50, min=1, help="Most recently updated first"),
+    as_json: bool = typer.Option(False, "--json", help="Print rows as JSON"),
+) -> None:
+    """List the outbox: every action, its owner, sink, status, ticket and last error."""
+    from feedbackloop.act.outbox import read_actions
+    from feedbackloop.lake import Lake
+
+    rows = sorted(read_actions(Lake(get_settings())).values(), key=lambda r: r["updated_at"], reverse=True)
+    rows = [r for r in rows if status is None or r["status"] == status][:limit]
+    keys = ("action_id", "kind", "source_id", "owner", "sink", "status", "external_id", "external_url",
+            "attempts", "updates_sent", "last_error", "updated_at")  # fmt: skip
+    if as_json:
+        console.print_json(json.dumps([{k: r[k] for k in keys} for r in rows], default=str))
+        return
+    table = Table("action", "kind", "source", "owner", "sink", "status", "ticket", "tries", "last error",
+                  title=f"{len(rows)} action(s)")  # fmt: skip
+    for r in rows:
+        table.add_row(r["action_id"][:10], r["kind"], r["source_id"], r["owner"], r["sink"], r["status"],
+                      r["external_id"] or "", str(r["attempts"]), (r["last_error"] or "")[:60])  # fmt: skip
+    console.print(table)
 
 
 def _print_summary(summary: dict) -> None:

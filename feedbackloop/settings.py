@@ -275,6 +275,41 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "feedbackloop" / "models", description="GGUFs assembled from PyPI packages"
     )
 
+    # -- act: decision matrix, outbox, ticketing sinks -------------------------------------------
+    decisions_path: Path = Field(
+        PROJECT_ROOT / "config" / "decisions.yaml", description="Decision matrix: outcome -> action kind, owner, sink"
+    )
+    jira_url: str = Field("", description="Jira Cloud site, e.g. https://acme.atlassian.net; empty = no Jira sink")
+    jira_user_email: str = Field("", description="Atlassian account the API token belongs to (basic auth user)")
+    jira_api_token: SecretStr = Field(SecretStr(""), description="Jira API token for jira_user_email (basic auth)")
+    servicenow_url: str = Field("", description="ServiceNow instance, e.g. https://acme.service-now.com; empty = none")
+    servicenow_user: str = Field("", description="ServiceNow integration user (basic auth)")
+    servicenow_password: SecretStr = Field(SecretStr(""), description="Password of servicenow_user")
+    slack_webhook_url: SecretStr = Field(
+        SecretStr(""), description="Slack-compatible incoming webhook URL (the URL is the credential); empty = none"
+    )
+    action_webhook_url: str = Field(
+        "", description="Generic signed webhook: https://... or file:///path.jsonl (local receiver); empty = none"
+    )
+    action_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="HMAC-SHA256 key for the generic webhook's Standard Webhooks signature"
+    )
+    action_timeout_seconds: float = Field(10.0, gt=0, description="Per HTTP request to a sink")
+    action_max_attempts: int = Field(4, ge=1, description="Tries per request within a run (429, 5xx, timeouts)")
+    action_backoff_seconds: float = Field(0.5, ge=0, description="First backoff; doubles per attempt, with jitter")
+    action_backoff_max_seconds: float = Field(8.0, ge=0, description="Cap on one backoff wait (Retry-After included)")
+    action_max_in_flight: int = Field(
+        4, ge=1, description="Actions delivered concurrently (one connection pool per sink)"
+    )
+    action_max_total_attempts: int = Field(
+        200, ge=1, description="After this many attempts over all runs a still-undelivered action is marked failed"
+    )
+    retrain_action_cooldown_days: int = Field(
+        7,
+        ge=0,
+        description="Retrain decisions within this many days of an open retrain action update it, not a new one",
+    )
+
     # -- databricks (production world) ----------------------------------------------------------
     databricks_host: str = Field("", description="Workspace host, e.g. adb-1234567890123456.7.azuredatabricks.net")
     databricks_token: SecretStr = Field(

@@ -98,6 +98,10 @@ LAYER_TABLES = {
         "fct_feedback_near_duplicates",
         "fct_feedback_labels",
         "fct_label_review_queue",
+        "fct_actions",
+        "fct_action_attempts",
+        "fct_run_metrics",
+        "fct_incident_detection",
     ],
 }
 

@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from feedbackloop.settings import get_settings
 from feedbackloop.warehouse import layer_counts
+from flows.act import act
 from flows.cdc import cdc
 from flows.embed import embed
 from flows.enrich import enrich
@@ -35,12 +36,12 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
     return summary
 
 
-STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index")
+STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index", "act")
 
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
-    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> label + embed -> dbt gold -> index.
+    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> label + embed -> dbt gold -> index -> act.
 
     ``force`` rebuilds silver and gold even when no input changed (the daily full pass).
     """
@@ -67,6 +68,7 @@ def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dic
     timed("label", label)
     timed("gold", transform, select="gold", force=force)
     timed("index", tolerate_failure, stage=index)
+    timed("act", act)
     return summarize(stages, timings)
 
 

@@ -79,6 +79,9 @@ _register_builtin(
     [
         DocTable("gold", "fct_feedback", role="gold"),
         DocTable("gold", "fct_feedback_near_duplicates", role="gold"),
+        # An action lists the feedback behind it; erasing one of those people drops the row, and the
+        # next run finds the existing ticket again by its idempotency key (no second ticket).
+        DocTable("gold", "fct_actions", key="doc_ids", role="actions", key_is_list=True),
         DocTable("silver", "feedback_near_duplicate_links", role="embeddings"),
         DocTable("silver", "feedback_embedding_rejects", role="embeddings"),
         DocTable("silver", "int_feedback__latest_changes", key="current_doc_id", role="silver"),
