@@ -125,6 +125,10 @@ def write_contract_tables(
                   "p95_latency_ms": 2300.0, "window_start": _at(20), "window_end": _at(21)}
                  for d in INCIDENT_MEMBERS]  # fmt: skip
     lake.overwrite("gold", "fct_incident_telemetry", pa.Table.from_pylist(telemetry))
+    daily = [{"telemetry_daily_id": f"t{day}", "event_date": _at(day).date(), "event_type": "api_error",
+              "product": "shop", "platform": "ios", "app_version": "5.4.0", "event_count": 40 if day >= 20 else 4}
+             for day in range(10, 22)]  # fmt: skip
+    lake.overwrite("gold", "fct_telemetry_daily", pa.Table.from_pylist(daily))
     actions = [
         {"action_id": f"{INCIDENT_ID}:engineering_ticket", "source_kind": "incident", "source_id": INCIDENT_ID,
          "kind": "engineering_ticket", "owner": "team-checkout", "sink": "jira", "status": "sent",

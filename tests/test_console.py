@@ -116,6 +116,7 @@ def test_incident_page_shows_members_evidence_telemetry_and_the_linked_ticket(cl
     assert "“Checkout hangs on iPhone 15 when I try" in page  # evidence quote
     assert "abc1234" in page and "2300.0" in page  # telemetry evidence
     assert 'href="https://jira.example/browse/SHOP-42"' in page and ">SHOP-42<" in page
+    assert "Error-like events per day around the incident" in page and "api_error" in page
 
 
 def test_an_unknown_incident_is_a_404_page(client: TestClient) -> None:

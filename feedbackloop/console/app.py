@@ -144,7 +144,7 @@ def incident_page(request: Request) -> Response:
         page="incidents",
         incident=item,
         member_chart=charts.stacked_bars("members per day by source", member_days, member_series),
-        telemetry_chart=charts.lines("error-like telemetry events per day", tele_days, tele_series),
+        telemetry_chart=charts.lines("error-like telemetry per day", tele_days, tele_series) if tele_days else None,
     )
 
 

@@ -6,7 +6,7 @@ Jinja2 template that autoescapes everything else.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from markupsafe import Markup, escape
@@ -49,6 +49,18 @@ def _legend(names: Sequence[str], x: float, y: float) -> str:
         )
         offset += 22 + 7 * len(name)
     return "".join(parts)
+
+
+def _day_ticks(days: Sequence[date], x_of: Callable[[int], float], height: int) -> str:
+    """First, middle and last day under the x axis; the outer labels hug the edges so none is clipped."""
+    ticks = []
+    last = len(days) - 1
+    for i in sorted({0, last // 2, last}):
+        anchor = "start" if i == 0 and last else ("end" if i == last and last else "middle")
+        ticks.append(
+            f'<text x="{x_of(i):.1f}" y="{height - 8}" text-anchor="{anchor}" class="axis">{days[i].isoformat()}</text>'
+        )
+    return "".join(ticks)
 
 
 def stacked_bars(
@@ -94,9 +106,7 @@ def stacked_bars(
                 f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                 f'fill="{colour_for(name, j)}"><title>{escape(tip)}</title></rect>'
             )
-    for i in sorted({0, len(days) // 2, len(days) - 1}):
-        x = left + i * step + step / 2
-        out.append(f'<text x="{x:.1f}" y="{height - 8}" text-anchor="middle" class="axis">{days[i].isoformat()}</text>')
+    out.append(_day_ticks(days, lambda i: left + i * step + step / 2, height))
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -170,10 +180,6 @@ def lines(
             f'<polyline points="{path}" fill="none" stroke="{colour_for(name, j)}" stroke-width="2">'
             f"<title>{escape(name)}</title></polyline>"
         )
-    for i in sorted({0, len(days) // 2, len(days) - 1}):
-        out.append(
-            f'<text x="{left + i * step:.1f}" y="{height - 8}" text-anchor="middle" class="axis">'
-            f"{days[i].isoformat()}</text>"
-        )
+    out.append(_day_ticks(days, lambda i: left + i * step, height))
     out.append("</svg>")
     return Markup("".join(out))

@@ -131,11 +131,13 @@ def overview(r: Reader, window_days: int = 60) -> dict[str, Any]:
     }
     if not r.has("gold.fct_feedback"):
         return out
-    (total, last_day) = r.cur.execute("select count(*), max(event_date) from gold.fct_feedback").fetchone()
+    (total, first_seen, last_day) = r.cur.execute(
+        "select count(*), min(event_date), max(event_date) from gold.fct_feedback"
+    ).fetchone()
     out["total"] = total
     if not total or last_day is None:
         return out
-    first_day = last_day - timedelta(days=window_days - 1)
+    first_day = max(first_seen, last_day - timedelta(days=window_days - 1))
     days = _days(first_day, last_day)
     out["days"] = days
     out["window"] = (first_day, last_day)
