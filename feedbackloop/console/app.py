@@ -107,7 +107,7 @@ def overview(request: Request) -> Response:
     console: Console = request.app.state.console
     with console.warehouse.cursor() as r:
         data = queries.overview(r)
-        context = {
+        context: dict[str, Any] = {
             "page": "overview",
             "data": data,
             "themes": queries.top_themes(r),

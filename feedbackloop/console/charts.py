@@ -93,7 +93,7 @@ def stacked_bars(
         out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" class="axis">{label}</text>')
     for i, day in enumerate(days):
         x = left + i * step + (step - bar_w) / 2
-        base = top_pad + plot_h
+        base = float(top_pad + plot_h)
         for j, name in enumerate(names):
             value = series[name][i]
             if not value:

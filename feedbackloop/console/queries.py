@@ -82,6 +82,15 @@ class Reader:
         names = [d[0] for d in result.description]
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
+    def one(self, sql: str, params: list[Any] | None = None) -> tuple[Any, ...]:
+        """The first row of an aggregate query (which always returns one)."""
+        row = self.cur.execute(sql, params or []).fetchone()
+        assert row is not None, sql
+        return row
+
+    def value(self, sql: str, params: list[Any] | None = None) -> Any:
+        return self.one(sql, params)[0]
+
     def columns(self, table: str) -> set[str]:
         schema, name = table.split(".")
         found = self.cur.execute(
@@ -131,9 +140,7 @@ def overview(r: Reader, window_days: int = 60) -> dict[str, Any]:
     }
     if not r.has("gold.fct_feedback"):
         return out
-    (total, first_seen, last_day) = r.cur.execute(
-        "select count(*), min(event_date), max(event_date) from gold.fct_feedback"
-    ).fetchone()
+    (total, first_seen, last_day) = r.one("select count(*), min(event_date), max(event_date) from gold.fct_feedback")
     out["total"] = total
     if not total or last_day is None:
         return out
@@ -171,11 +178,11 @@ def overview(r: Reader, window_days: int = 60) -> dict[str, Any]:
             )
         ]
         out["labelled"] = sum(n for _, n in out["by_category"])
-        neg = r.cur.execute(
+        neg = r.value(
             "select avg(case when sentiment_label = 'negative' then 1.0 else 0.0 end) "
             "from gold.fct_feedback_labels where event_date > ?",
             [last_day - timedelta(days=7)],
-        ).fetchone()[0]
+        )
         out["negative_share_7d"] = neg
     return out
 
@@ -184,7 +191,7 @@ def top_themes(r: Reader, limit: int = 8) -> list[dict[str, Any]]:
     """Categories as themes, with a 28-day daily trend and the change of the last 7 days vs the 7 before."""
     if not r.has("gold.fct_feedback_labels"):
         return []
-    last = r.cur.execute("select max(event_date) from gold.fct_feedback_labels").fetchone()[0]
+    last = r.value("select max(event_date) from gold.fct_feedback_labels")
     if last is None:
         return []
     days = _days(last - timedelta(days=TREND_DAYS - 1), last)
@@ -194,12 +201,12 @@ def top_themes(r: Reader, limit: int = 8) -> list[dict[str, Any]]:
         [days[0]],
     )
     series = _series(rows, "category", days)
-    themes = []
+    themes: list[dict[str, Any]] = []
     for name, values in series.items():
         recent, before = sum(values[-7:]), sum(values[-14:-7])
         change = None if before == 0 else (recent - before) / before
         themes.append({"name": name, "values": values, "recent": recent, "before": before, "change": change})
-    themes.sort(key=lambda t: (-t["recent"], t["name"]))
+    themes.sort(key=lambda t: (-float(t["recent"]), str(t["name"])))
     return themes[:limit]
 
 
@@ -240,7 +247,7 @@ def incidents(r: Reader, status: str | None = None, limit: int = 50) -> list[dic
 def _member_trends(r: Reader, incident_ids: list[str]) -> dict[str, list[float]]:
     if not incident_ids or not r.has("gold.fct_incident_members", "gold.fct_feedback"):
         return {}
-    last = r.cur.execute("select max(event_date) from gold.fct_feedback").fetchone()[0]
+    last = r.value("select max(event_date) from gold.fct_feedback")
     if last is None:
         return {}
     days = _days(last - timedelta(days=TREND_DAYS - 1), last)
@@ -406,7 +413,7 @@ def filter_choices(r: Reader) -> dict[str, list[str]]:
 def feedback_count(r: Reader) -> int:
     if not r.has("gold.fct_feedback"):
         return 0
-    return int(r.cur.execute("select count(*) from gold.fct_feedback").fetchone()[0])
+    return int(r.value("select count(*) from gold.fct_feedback"))
 
 
 def review_queue_size(r: Reader) -> int:
@@ -419,10 +426,10 @@ def review_queue_size(r: Reader) -> int:
             "where not exists (select 1 from silver.feedback_label_reviews as r "
             "where r.doc_id = q.doc_id and r.reviewed_at >= q.queued_at)"
         )
-    return int(r.cur.execute(f"select count(*) from gold.fct_label_review_queue as q {answered}").fetchone()[0])
+    return int(r.value(f"select count(*) from gold.fct_label_review_queue as q {answered}"))
 
 
 def open_action_count(r: Reader) -> int:
     if not r.has("gold.fct_actions"):
         return 0
-    return int(r.cur.execute("select count(*) from gold.fct_actions where status <> 'sent'").fetchone()[0])
+    return int(r.value("select count(*) from gold.fct_actions where status <> 'sent'"))
