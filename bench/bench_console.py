@@ -87,7 +87,7 @@ def write_stand_ins(settings: Any) -> list[str]:
             first, latest = docs[0][1], docs[-1][1]
             incidents.append({
                 "incident_id": incident_id, "name": f"{category} complaints (stand-in)", "category": category,
-                "product_area": None, "product": "com.acme.shop", "status": "open",
+                "product_area": "app", "product": "com.acme.shop", "status": "open",
                 "severity": ("critical", "high", "medium")[rank], "is_escalated": rank == 0,
                 "outcome": "product_behaviour", "first_seen_at": first, "last_seen_at": latest,
                 "member_count": len(docs), "velocity_per_day": len(docs) / 14, "rule_ids": json.dumps(["stand_in"]),

@@ -34,6 +34,7 @@ HERE = Path(__file__).parent
 SEARCH_FILTERS = ("source", "category", "severity", "sentiment", "platform")
 MAX_FORM_BYTES = 64_000
 MAX_QUERY_CHARS = 500
+REVIEW_PAGE_ITEMS = 50  # oldest first; the rest wait for the next page load
 
 
 def _duration(seconds: float | None) -> str:
@@ -270,18 +271,23 @@ def search_api(request: Request) -> Response:
 def review_page(request: Request, message: str | None = None, error: str | None = None, status: int = 200) -> Response:
     from feedbackloop.label.decision import ACTIONS, SENTIMENTS, SEVERITIES
     from feedbackloop.label.review import open_queue
+    from feedbackloop.label.tables import REVIEW_REASONS
     from feedbackloop.label.taxonomy import load_taxonomy
 
     console: Console = request.app.state.console
     reason = request.query_params.get("reason") or None
-    items = open_queue(console.settings, limit=100, reason=reason)
+    with console.warehouse.cursor() as r:
+        items = open_queue(console.settings, limit=REVIEW_PAGE_ITEMS, reason=reason, conn=r.cur)
+        total = queries.review_queue_size(r, reason)
     taxonomy = load_taxonomy(console.settings.label_taxonomy_path)
     return console.render(
         "review.html",
         status,
         page="review",
         items=items,
+        total=total,
         reason=reason,
+        reasons=REVIEW_REASONS,
         categories=taxonomy.names,
         severities=SEVERITIES,
         sentiments=SENTIMENTS,

@@ -416,17 +416,18 @@ def feedback_count(r: Reader) -> int:
     return int(r.value("select count(*) from gold.fct_feedback"))
 
 
-def review_queue_size(r: Reader) -> int:
+def review_queue_size(r: Reader, reason: str | None = None) -> int:
     """Open review items, counted the way ``label.review.open_queue`` lists them."""
     if not r.has("gold.fct_label_review_queue"):
         return 0
     answered = ""
     if r.has("silver.feedback_label_reviews"):
         answered = (
-            "where not exists (select 1 from silver.feedback_label_reviews as r "
+            "and not exists (select 1 from silver.feedback_label_reviews as r "
             "where r.doc_id = q.doc_id and r.reviewed_at >= q.queued_at)"
         )
-    return int(r.value(f"select count(*) from gold.fct_label_review_queue as q {answered}"))
+    sql = f"select count(*) from gold.fct_label_review_queue as q where (? is null or q.review_reason = ?) {answered}"
+    return int(r.value(sql, [reason, reason]))
 
 
 def open_action_count(r: Reader) -> int:
