@@ -36,9 +36,11 @@ def test_the_markdown_leads_with_what_failed_and_lists_gold_counts() -> None:
 
 @pytest.mark.prefect
 def test_a_run_publishes_the_markdown_and_table_artifacts(settings: object) -> None:
+    import asyncio
+
     from prefect import flow
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     from flows.pipeline import summarize
 
@@ -46,14 +48,16 @@ def test_a_run_publishes_the_markdown_and_table_artifacts(settings: object) -> N
     def run() -> dict:
         return summarize(STAGES, TIMINGS)
 
-    run()
+    flow_run_id = run(return_state=True).state_details.flow_run_id
 
-    async def latest(key: str) -> object:
+    async def published(key: str) -> object:
         async with get_client() as client:
-            found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-            return found[-1].data
+            [artifact] = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+                )
+            )
+            return artifact.data
 
-    import asyncio
-
-    assert "failed: embed" in asyncio.run(latest("feedback-pipeline-summary"))
-    assert "model missing" in str(asyncio.run(latest("feedback-pipeline-stages")))
+    assert "failed: embed" in asyncio.run(published("feedback-pipeline-summary"))
+    assert "model missing" in str(asyncio.run(published("feedback-pipeline-stages")))
