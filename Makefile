@@ -13,7 +13,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 # once: pip caches the built wheel.
 export CMAKE_ARGS := -DLLAVA_BUILD=OFF
 
-.PHONY: setup demo test lint clean
+.PHONY: setup browser demo test lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/feedbackloop setup
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# Debian's chromium + chromedriver for the console's browser tests (skipped when already installed).
+browser:
+	bash scripts/install_chromium.sh
 
 demo: setup
 	$(BIN)/feedbackloop demo

@@ -104,6 +104,20 @@ def serve(
 
 
 @app.command()
+def ui(
+    host: str = typer.Option(None, help="Bind address (default from settings: loopback)"),
+    port: int = typer.Option(None, help="Port (default from settings)"),
+) -> None:
+    """Open the operator console: overview, incidents, actions, review queue and search in a browser."""
+    from feedbackloop.console.app import serve as serve_console
+
+    settings = get_settings()
+    host, port = host or settings.ui_host, port or settings.ui_port
+    console.print(f"feedbackloop console on http://{host}:{port}  (lake {settings.lake_uri}; Ctrl-C stops it)")
+    serve_console(settings, host, port)
+
+
+@app.command()
 def stream() -> None:
     """Land new webhook deliveries from the landing zone in bronze (flow ``stream``)."""
     _quiet_third_parties()

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     serve_port: int = Field(8787, ge=1, le=65535, description="Port of the webhook receiver")
     stream_max_files: int = Field(20_000, ge=1, description="Landed files per micro-batch; bounds one run")
 
+    # -- console (feedbackloop ui) ----------------------------------------------------------------
+    ui_host: str = Field("127.0.0.1", description="Bind address of the operator console (loopback by default)")
+    ui_port: int = Field(8790, ge=1, le=65535, description="Port of the operator console")
+
     # -- cdc (PostgreSQL logical replication, Debezium files) -----------------------------------
     cdc_dsn: SecretStr = Field(SecretStr(""), description="libpq DSN of the operational database to capture")
     cdc_tables: dict[str, str] = Field(

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from feedbackloop.settings import get_settings
 from feedbackloop.warehouse import layer_counts
@@ -22,17 +22,64 @@ from flows.stream import stream
 from flows.transform import transform
 
 
+def _figures(figures: Any, limit: int = 6) -> str:
+    """A stage's scalar figures as ``name=value`` pairs, the first few only (the artifact stays small)."""
+    if not isinstance(figures, dict):
+        return str(figures)
+    scalars = {k: v for k, v in figures.items() if not isinstance(v, dict | list) and k not in ("status", "error")}
+    pairs = [f"{k}={v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k}={v}" for k, v in scalars.items()]
+    return ", ".join(pairs[:limit]) + (" ..." if len(pairs) > limit else "")
+
+
+def stage_rows(stages: dict[str, Any], timings: dict[str, float]) -> list[dict[str, Any]]:
+    """One row per stage that ran: status (failed stages carry their error), seconds, key figures."""
+    rows = []
+    for name, figures in stages.items():
+        failed = isinstance(figures, dict) and figures.get("status") in ("failed", "crashed", "cancelled")
+        rows.append({
+            "stage": name,
+            "status": "failed" if failed else "ok",
+            "seconds": round(timings.get(name, 0.0), 2),
+            "figures": str(figures.get("error")) if failed else _figures(figures),
+        })  # fmt: skip
+    return rows
+
+
+def summary_markdown(rows: list[dict[str, Any]], layers: dict[str, int]) -> str:
+    """The run's Prefect artifact: a headline, a stage table and gold's row counts."""
+    failed = [r["stage"] for r in rows if r["status"] != "ok"]
+    total = sum(r["seconds"] for r in rows)
+    headline = f"**{len(rows)} stage(s) in {total:,.1f} s**, " + (
+        f"failed: {', '.join(failed)} (the next run catches up)" if failed else "all ok"
+    )
+    lines = [
+        "# feedback-pipeline run",
+        "",
+        headline,
+        "",
+        "| stage | status | seconds | figures |",
+        "|---|---|---:|---|",
+    ]
+    lines += [f"| {r['stage']} | {r['status']} | {r['seconds']} | {r['figures'].replace('|', '/')} |" for r in rows]
+    gold = {name: rows for name, rows in layers.items() if name.startswith("gold.")}
+    quarantined = layers.get("bronze.quarantine")
+    if gold or quarantined is not None:
+        lines += ["", "| table | rows |", "|---|---:|"]
+        lines += [f"| {name} | {count:,} |" for name, count in gold.items()]
+        if quarantined is not None:
+            lines.append(f"| bronze.quarantine | {quarantined:,} |")
+    lines += ["", "Look at it: `feedbackloop ui` (overview, incidents, review queue, search)."]
+    return "\n".join(lines)
+
+
 @task
 def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, Any]:
-    """Counts per layer plus each stage's figures, as a dict and a markdown artifact."""
+    """Counts per layer plus each stage's figures, as a dict, a markdown artifact and a table artifact."""
     layers = {f"{layer}.{name}": rows for layer, name, rows in layer_counts(get_settings()) if rows is not None}
     summary = {**stages, "layers": layers, "seconds": {k: round(v, 2) for k, v in timings.items()}}
-    lines = ["# feedback-pipeline run", "", "| stage | figure | value |", "|---|---|---|"]
-    for stage, figures in summary.items():
-        for key, value in (figures or {}).items():
-            if not isinstance(value, dict | list):
-                lines.append(f"| {stage} | {key} | {value} |")
-    create_markdown_artifact(markdown="\n".join(lines), key="feedback-pipeline-summary")
+    rows = stage_rows(stages, timings)
+    create_markdown_artifact(markdown=summary_markdown(rows, layers), key="feedback-pipeline-summary")
+    create_table_artifact(table=rows, key="feedback-pipeline-stages", description="one row per stage of this run")
     return summary
 
 

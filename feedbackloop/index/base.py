@@ -247,6 +247,34 @@ _STOPWORDS = frozenset(
 )
 
 
+# Short function words too: a query made only of these (or of _STOPWORDS) carries no meaning to search for.
+_SHORT_STOPWORDS = [
+    "a", "an", "i", "me", "my", "we", "us", "it", "is", "am", "be", "do", "did", "does", "of", "to", "in", "on",
+    "at", "by", "or", "as", "so", "if", "up", "he", "she", "him", "her", "his", "what", "which", "who", "whom",
+    "why", "how", "where", "there", "here", "these", "those", "were", "will", "would", "should", "could", "been",
+    "being", "some", "such", "only", "own", "same", "too", "also", "more", "most", "other", "each", "both", "few",
+    "nor", "off", "over", "under", "again", "once",
+]  # fmt: skip
+_QUERY_STOPWORDS = _STOPWORDS | frozenset(_SHORT_STOPWORDS)
+_ANY_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class StopWordsOnlyError(ValueError):
+    """The search text has no word that carries meaning (only stop words, or no words at all)."""
+
+
+def check_query_words(text: str) -> None:
+    """Raise StopWordsOnlyError unless ``text`` has at least one word that is not a stop word."""
+    words = [w.lower() for w in _ANY_WORD.findall(text)]
+    if not words:
+        raise StopWordsOnlyError(f"search text {text!r} has no words: type what the feedback is about")
+    if all(w in _QUERY_STOPWORDS for w in words):
+        raise StopWordsOnlyError(
+            f"search text {text!r} has only common words ({', '.join(dict.fromkeys(words))}): "
+            "add a word that carries meaning, e.g. 'checkout' or 'refund'"
+        )
+
+
 def shared_words(query: str | None, text: str | None, limit: int = 6) -> list[str]:
     """Words of the query that also occur in the text: the lexical half of "why it matched"."""
     if not query or not text:

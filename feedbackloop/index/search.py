@@ -9,7 +9,7 @@ import numpy as np
 
 from feedbackloop.embed.model import Embedder, VectorError, embedding_version, get_embedder
 from feedbackloop.index import open_index
-from feedbackloop.index.base import Hit, SearchFilters, VectorIndex, check_k, shared_words
+from feedbackloop.index.base import Hit, SearchFilters, VectorIndex, check_k, check_query_words, shared_words
 from feedbackloop.index.documents import label_values
 from feedbackloop.settings import Settings
 
@@ -43,6 +43,7 @@ def search(
     check_k(k, settings.index_max_k)
     if text is None or not text.strip():
         raise ValueError("search text is empty: give some words to search for, or use more-like-this with a doc_id")
+    check_query_words(text)
     filters = filters or SearchFilters()
     index = index or open_index(settings)
     _check_space(settings, index)

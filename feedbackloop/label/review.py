@@ -41,25 +41,32 @@ class ReviewDecision:
     reviewed_at: datetime | None = None
 
 
-def open_queue(settings: Settings, limit: int | None = None, reason: str | None = None) -> list[dict[str, Any]]:
-    """Items in gold's review queue that no review has answered since (including ones made after the build)."""
-    with connect(settings) as conn:
-        tables = {n for (n,) in conn.execute("select table_name from information_schema.tables").fetchall()}
-        if "fct_label_review_queue" not in tables:
-            return []
-        answered = ""
-        if "feedback_label_reviews" in tables:
-            answered = """and not exists (
-                select 1 from silver.feedback_label_reviews as r
-                where r.doc_id = q.doc_id and r.reviewed_at >= q.queued_at)"""
-        sql = f"""
-            select q.* from gold.fct_label_review_queue as q
-            where (? is null or q.review_reason = ?) {answered}
-            order by q.queued_at, q.doc_id
-        """
-        if limit:
-            sql += f" limit {int(limit)}"
-        return conn.execute(sql, [reason, reason]).fetch_arrow_table().to_pylist()
+def open_queue(
+    settings: Settings, limit: int | None = None, reason: str | None = None, conn: Any = None
+) -> list[dict[str, Any]]:
+    """Items in gold's review queue that no review has answered since (including ones made after the build).
+
+    ``conn``: a DuckDB connection from ``warehouse.connect`` to reuse (the console keeps one open).
+    """
+    if conn is None:
+        with connect(settings) as own:
+            return open_queue(settings, limit, reason, own)
+    tables = {n for (n,) in conn.execute("select table_name from information_schema.tables").fetchall()}
+    if "fct_label_review_queue" not in tables:
+        return []
+    answered = ""
+    if "feedback_label_reviews" in tables:
+        answered = """and not exists (
+            select 1 from silver.feedback_label_reviews as r
+            where r.doc_id = q.doc_id and r.reviewed_at >= q.queued_at)"""
+    sql = f"""
+        select q.* from gold.fct_label_review_queue as q
+        where (? is null or q.review_reason = ?) {answered}
+        order by q.queued_at, q.doc_id
+    """
+    if limit:
+        sql += f" limit {int(limit)}"
+    return conn.execute(sql, [reason, reason]).fetch_arrow_table().to_pylist()
 
 
 def latest_labels(settings: Settings, doc_ids: list[str]) -> dict[str, dict[str, Any]]:

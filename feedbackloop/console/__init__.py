@@ -1,0 +1,1 @@
+"""The operator console (``feedbackloop ui``): overview, incidents, actions, review queue and search in a browser."""
