@@ -91,6 +91,9 @@ LAYER_TABLES = {
         "fct_feedback_near_duplicates",
         "fct_feedback_labels",
         "fct_label_review_queue",
+        "fct_drift_reports",
+        "fct_retrain_decisions",
+        "fct_model_evaluations",
     ],
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
@@ -11,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from feedbackloop.settings import get_settings
 from feedbackloop.warehouse import layer_counts
 from flows.cdc import cdc
+from flows.drift import drift
 from flows.embed import embed
 from flows.enrich import enrich
 from flows.index import index
@@ -29,18 +31,20 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
     lines = ["# feedback-pipeline run", "", "| stage | figure | value |", "|---|---|---|"]
     for stage, figures in summary.items():
         for key, value in (figures or {}).items():
-            if not isinstance(value, dict | list):
+            if isinstance(value, str) and key.endswith("_path"):  # reports: link, not text
+                lines.append(f"| {stage} | {key} | [{Path(value).name}]({Path(value).as_uri()}) |")
+            elif not isinstance(value, dict | list):
                 lines.append(f"| {stage} | {key} | {value} |")
     create_markdown_artifact(markdown="\n".join(lines), key="feedback-pipeline-summary")
     return summary
 
 
-STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index")
+STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index", "drift")
 
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
-    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> label + embed -> dbt gold -> index."""
+    """ingest + stream + cdc -> bronze -> silver -> enrich -> redact -> label + embed -> gold -> index -> drift."""
     unknown = set(only or ()) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; the pipeline's stages are {list(STAGES)}")
@@ -64,6 +68,7 @@ def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
     timed("label", label)
     timed("gold", transform, select="gold")
     timed("index", tolerate_failure, stage=index)
+    timed("drift", tolerate_failure, stage=drift)
     return summarize(stages, timings)
 
 
