@@ -12,6 +12,7 @@ import pyarrow as pa
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
 from feedbackloop.silver.enrich import ENRICHMENT
+from feedbackloop.silver.redact import REDACTED
 
 SILVER_FEEDBACK = pa.schema(
     [
@@ -102,3 +103,10 @@ def write_silver_docs(settings: Settings, docs: list[dict[str, Any]]) -> None:
         for d in docs
     ]
     lake.append("silver", "feedback_enrichment", pa.Table.from_pylist(enrichment, schema=ENRICHMENT))
+    # model_inputs() reads only redacted text: these docs carry no PII, so redacted = clean text
+    redacted = [
+        {"doc_id": d["doc_id"], "text_hash": "x", "redacted_text": d["text"], "pii_entity_count": 0,
+         "redaction_version": "test", "redacted_at": now, "redact_run_id": "test"}
+        for d in docs
+    ]  # fmt: skip
+    lake.append("silver", "feedback_redacted", pa.Table.from_pylist(redacted, schema=REDACTED))
