@@ -75,7 +75,7 @@ def make_docs(
                 "label_source": "model",
                 "label_status": "accepted",
                 "tier": "local",
-                "text": " ".join([WORDS[str(category)]] * int(rng.integers(1, 4))),
+                "text": " ".join([WORDS.get(str(category), str(category))] * int(rng.integers(1, 4))),
                 "vector": vector / np.linalg.norm(vector),
                 **fixed,
             }
