@@ -90,9 +90,7 @@ def test_holdout_f1_decline_compares_with_the_f1_at_promotion(
         pytest.param({"inc-1": [0.3, 0.4, 0.2, 0.9, 0.45]}, "incident", True, 0.8, id="4-of-5-unsure"),
         pytest.param({"inc-1": [0.9, 0.8, 0.2, 0.9, 0.95]}, "incident", False, 0.2, id="1-of-5-unsure"),
         pytest.param({"inc-1": [0.1, 0.1, 0.1]}, "incident", False, None, id="cluster-too-small"),
-        pytest.param(
-            {"g": [None, None, 0.9, 0.9, 0.9, 0.1]}, "near-duplicate group", True, 0.5, id="null-unsure"
-        ),
+        pytest.param({"g": [None, None, 0.9, 0.9, 0.9, 0.1]}, "near-duplicate group", True, 0.5, id="null-unsure"),
         pytest.param({}, None, False, None, id="no-cluster-tables"),
     ],
 )

@@ -12,7 +12,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-DESCRIPTORS = ("text_length", "word_count", "sentence_count", "non_letter_share")
+Descriptor = Literal["text_length", "word_count", "sentence_count", "non_letter_share"]
+DESCRIPTORS: tuple[Descriptor, ...] = ("text_length", "word_count", "sentence_count", "non_letter_share")
 
 
 class _Strict(BaseModel):
@@ -43,7 +44,7 @@ class ReportConfig(_Strict):
     seed: int = 7
     categorical_columns: list[str] = ["category", "sentiment_label", "severity"]
     numerical_columns: list[str] = ["sentiment_score", "confidence", "rating"]
-    descriptors: list[Literal["text_length", "word_count", "sentence_count", "non_letter_share"]] = list(DESCRIPTORS)
+    descriptors: list[Descriptor] = list(DESCRIPTORS)
     drift_share: float = Field(0.5, gt=0, le=1)
     embeddings: bool = True
     embedding_method: Literal["model", "distance", "ratio"] = "model"
