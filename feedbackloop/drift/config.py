@@ -40,7 +40,7 @@ class Windows(_Strict):
 
 class ReportConfig(_Strict):
     min_rows: int = Field(30, ge=1)
-    max_rows_per_window: int = Field(1500, ge=10)
+    max_rows_per_window: int = Field(1000, ge=10)
     seed: int = 7
     categorical_columns: list[str] = ["category", "sentiment_label", "severity"]
     numerical_columns: list[str] = ["sentiment_score", "confidence", "rating"]
