@@ -65,7 +65,7 @@ def valid_reply(request: dict[str, Any]) -> str:
 
 
 def write_silver_docs(settings: Settings, docs: list[dict[str, Any]]) -> None:
-    """The silver tables model_inputs() reads, as the dbt silver build and enrich would leave them."""
+    """The silver tables model_inputs() reads, as the dbt silver build, enrich and redact would leave them."""
     lake = Lake(settings)
     now = datetime(2026, 10, 1, tzinfo=UTC)
     feedback = [
@@ -103,10 +103,17 @@ def write_silver_docs(settings: Settings, docs: list[dict[str, Any]]) -> None:
         for d in docs
     ]
     lake.append("silver", "feedback_enrichment", pa.Table.from_pylist(enrichment, schema=ENRICHMENT))
-    # model_inputs() reads only redacted text: these docs carry no PII, so redacted = clean text
     redacted = [
-        {"doc_id": d["doc_id"], "text_hash": "x", "redacted_text": d["text"], "pii_entity_count": 0,
-         "redaction_version": "test", "redacted_at": now, "redact_run_id": "test"}
+        {
+            "doc_id": d["doc_id"],
+            "text_hash": "x",
+            "redacted_text": d["text"],  # the samples hold no personal data, so redaction leaves them as they are
+            "pii_entity_count": 0,
+            "pii_types": "",
+            "redaction_version": "test",
+            "redacted_at": now,
+            "redact_run_id": "test",
+        }
         for d in docs
-    ]  # fmt: skip
+    ]
     lake.append("silver", "feedback_redacted", pa.Table.from_pylist(redacted, schema=REDACTED))
