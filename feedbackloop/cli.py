@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -170,6 +171,39 @@ def index_command() -> None:
     from flows.index import index as index_flow
 
     console.print_json(json.dumps(index_flow(), default=str))
+
+
+@app.command()
+def drift(
+    as_of: datetime = typer.Option(None, help="End of the current window (default: from monitors/drift.yaml)"),
+) -> None:
+    """Evidently drift report (current vs reference window) and the retrain decision (flow ``drift``)."""
+    _quiet_third_parties()
+    from flows.drift import drift as drift_flow
+
+    result = drift_flow(as_of=as_of.replace(tzinfo=as_of.tzinfo or UTC) if as_of else None)
+    console.print_json(json.dumps(result, default=str))
+    report = result["html_path"] or result["json_path"]
+    console.print(f"report: {report}" + (f" (skipped: {result['skip_reason']})" if result["skip_reason"] else ""))
+    if result["should_retrain"]:
+        console.print(f"decision: retrain candidate ({', '.join(result['reasons'])})")
+    elif result["suppressed_by"]:
+        console.print(f"decision: no retrain, {result['suppressed_by']} ({', '.join(result['reasons'])})")
+    else:
+        console.print("decision: no retrain (no signal fired)")
+
+
+@app.command()
+def retrain(
+    decision_id: str = typer.Option(None, help="The retrain decision this answers (gold.fct_retrain_decisions)"),
+) -> None:
+    """Retrain the local classifier; promote it only if not worse on the holdout (flow ``retrain``)."""
+    _quiet_third_parties()
+    from flows.retrain import retrain as retrain_flow
+
+    result = retrain_flow(decision_id=decision_id)
+    console.print_json(json.dumps(result, default=str))
+    console.print(("promoted: " if result["promoted"] else "kept the current model: ") + result["reason"])
 
 
 FILTER_HELP = "Repeat or comma-separate for several values"

@@ -233,6 +233,14 @@ class Settings(BaseSettings):
     )
     label_batch_size: int = Field(64, ge=1, description="Items per LLM batch; each batch is persisted")
 
+    # -- drift (Evidently report, retraining policy, retrain gate) -------------------------------
+    drift_config_path: Path = Field(
+        PROJECT_ROOT / "monitors" / "drift.yaml", description="Windows, report columns and policy thresholds"
+    )
+    drift_reports_dir: Path | None = Field(
+        None, description="Drift report HTML/JSON (default: <lake_uri>/reports/drift when the lake is local)"
+    )
+
     # -- llm (any OpenAI-compatible endpoint) ---------------------------------------------------
     llm_endpoint_kind: Literal["none", "llama_cpp", "openai", "azure", "vllm", "databricks", "other"] = Field(
         "none", description="none = no LLM tier; llama_cpp = the project's local server (optional extra)"

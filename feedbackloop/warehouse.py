@@ -102,6 +102,9 @@ LAYER_TABLES = {
         "fct_action_attempts",
         "fct_run_metrics",
         "fct_incident_detection",
+        "fct_drift_reports",
+        "fct_retrain_decisions",
+        "fct_model_evaluations",
     ],
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
@@ -12,6 +13,7 @@ from feedbackloop.settings import get_settings
 from feedbackloop.warehouse import layer_counts
 from flows.act import act
 from flows.cdc import cdc
+from flows.drift import drift
 from flows.embed import embed
 from flows.enrich import enrich
 from flows.index import index
@@ -45,8 +47,19 @@ def stage_rows(stages: dict[str, Any], timings: dict[str, float]) -> list[dict[s
     return rows
 
 
-def summary_markdown(rows: list[dict[str, Any]], layers: dict[str, int]) -> str:
-    """The run's Prefect artifact: a headline, a stage table and gold's row counts."""
+def report_links(stages: dict[str, Any]) -> dict[str, str]:
+    """Files a stage wrote for people to open (``*_path`` figures, e.g. the drift report), by label."""
+    return {
+        f"{stage} {key.removesuffix('_path')}": str(value)
+        for stage, figures in stages.items()
+        if isinstance(figures, dict)
+        for key, value in figures.items()
+        if key.endswith("_path") and isinstance(value, str) and value
+    }
+
+
+def summary_markdown(rows: list[dict[str, Any]], layers: dict[str, int], links: dict[str, str] | None = None) -> str:
+    """The run's Prefect artifact: a headline, a stage table, report links and gold's row counts."""
     failed = [r["stage"] for r in rows if r["status"] != "ok"]
     total = sum(r["seconds"] for r in rows)
     headline = f"**{len(rows)} stage(s) in {total:,.1f} s**, " + (
@@ -61,6 +74,8 @@ def summary_markdown(rows: list[dict[str, Any]], layers: dict[str, int]) -> str:
         "|---|---|---:|---|",
     ]
     lines += [f"| {r['stage']} | {r['status']} | {r['seconds']} | {r['figures'].replace('|', '/')} |" for r in rows]
+    if links:
+        lines += [""] + [f"- {label}: [{Path(p).name}]({Path(p).resolve().as_uri()})" for label, p in links.items()]
     gold = {name: rows for name, rows in layers.items() if name.startswith("gold.")}
     quarantined = layers.get("bronze.quarantine")
     if gold or quarantined is not None:
@@ -78,17 +93,18 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
     layers = {f"{layer}.{name}": rows for layer, name, rows in layer_counts(get_settings()) if rows is not None}
     summary = {**stages, "layers": layers, "seconds": {k: round(v, 2) for k, v in timings.items()}}
     rows = stage_rows(stages, timings)
-    create_markdown_artifact(markdown=summary_markdown(rows, layers), key="feedback-pipeline-summary")
+    markdown = summary_markdown(rows, layers, report_links(stages))
+    create_markdown_artifact(markdown=markdown, key="feedback-pipeline-summary")
     create_table_artifact(table=rows, key="feedback-pipeline-stages", description="one row per stage of this run")
     return summary
 
 
-STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index", "act")
+STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index", "drift", "act")
 
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
-    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> label + embed -> dbt gold -> index -> act.
+    """ingest + stream + cdc -> bronze -> silver -> enrich -> redact -> label + embed -> gold -> index -> drift -> act.
 
     ``force`` rebuilds silver and gold even when no input changed (the daily full pass).
     """
@@ -115,6 +131,7 @@ def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dic
     timed("label", label)
     timed("gold", transform, select="gold", force=force)
     timed("index", tolerate_failure, stage=index)
+    timed("drift", tolerate_failure, stage=drift)
     timed("act", act)
     return summarize(stages, timings)
 
