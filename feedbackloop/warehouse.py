@@ -91,6 +91,12 @@ LAYER_TABLES = {
         "fct_feedback_near_duplicates",
         "fct_feedback_labels",
         "fct_label_review_queue",
+        "dim_feedback_clusters",
+        "fct_feedback_cluster_members",
+        "dim_incidents",
+        "fct_incident_members",
+        "fct_incident_telemetry",
+        "fct_rule_hits",
     ],
 }
 

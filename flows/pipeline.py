@@ -16,6 +16,7 @@ from flows.enrich import enrich
 from flows.index import index
 from flows.ingest import ingest
 from flows.label import label
+from flows.monitor import monitor
 from flows.redact import redact
 from flows.stream import stream
 from flows.transform import transform
@@ -35,12 +36,12 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
     return summary
 
 
-STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index")
+STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index", "monitor")
 
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
-    """ingest + stream + cdc -> bronze -> dbt silver -> enrich -> redact -> label + embed -> dbt gold -> index."""
+    """ingest + stream + cdc -> bronze -> silver -> enrich -> redact -> label + embed -> gold -> index -> monitor."""
     unknown = set(only or ()) - set(STAGES)
     if unknown:
         raise ValueError(f"unknown stages {sorted(unknown)}; the pipeline's stages are {list(STAGES)}")
@@ -64,6 +65,7 @@ def feedback_pipeline(only: list[str] | None = None) -> dict[str, Any]:
     timed("label", label)
     timed("gold", transform, select="gold")
     timed("index", tolerate_failure, stage=index)
+    timed("monitor", monitor)
     return summarize(stages, timings)
 
 
