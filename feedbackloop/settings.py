@@ -260,9 +260,6 @@ class Settings(BaseSettings):
     incident_telemetry_lookback_hours: float = Field(
         24.0, gt=0, description="Telemetry window before each complaint used as its evidence"
     )
-    incident_excluded_categories: list[str] = Field(
-        ["other"], description="Categories that never open an incident (the taxonomy's catch-all)"
-    )
 
     # -- databricks (production world) ----------------------------------------------------------
     databricks_host: str = ""

@@ -77,11 +77,17 @@ def _scope_of(hit: pd.Series, window: pd.DataFrame) -> tuple[str, str] | None:
     return category, product
 
 
-def _incident_clusters(scope_items: pd.DataFrame, forced: list[str]) -> list[str]:
-    """Clusters carrying at least max(2, 10%) of the scope's window complaints, largest first."""
+def _incident_clusters(scope_items: pd.DataFrame, before: pd.DataFrame, forced: list[str]) -> list[str]:
+    """The scope's *growing* clusters: at least max(2, 10%) of its window complaints, and more than
+    twice what the cluster had in the equally long period before (the regression, not the usual gripes).
+    Falls back to the largest cluster when none grew."""
     counts = scope_items["cluster_id"].dropna().value_counts()
+    prior = before["cluster_id"].dropna().value_counts()
     floor = max(2, int(np.ceil(0.1 * len(scope_items))))
-    keep = [str(c) for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= floor]
+    ranked = [str(c) for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= floor]
+    keep = [c for c in ranked if counts[c] >= 2 * prior.get(c, 0) + 2]
+    if not keep and ranked:
+        keep = ranked[:1]
     return keep + [c for c in forced if c not in keep]
 
 
@@ -92,8 +98,10 @@ def open_or_update(
     as_of_us: int,
     run_id: str,
     excluded_categories: set[str],
-) -> list[Incident]:
-    """Fold this run's fired rules into ``incidents`` (mutated); returns the ones opened now."""
+    min_rules: int = 1,
+) -> tuple[list[Incident], set[tuple[str, str]]]:
+    """Fold this run's fired rules into ``incidents`` (mutated); returns the ones opened now and the
+    (category, product) scopes any rule fired for."""
     fired = hits[hits["is_fired"].astype(bool)] if len(hits) else hits
     frame = complaints.frame
     by_scope: dict[tuple[str, str], list[pd.Series]] = {}
@@ -106,18 +114,23 @@ def open_or_update(
     opened = []
     open_by_scope = {i.scope: i for i in incidents if i.status == "open"}
     for scope, scope_hits in sorted(by_scope.items()):
+        incident = open_by_scope.get(scope)
+        if incident is None and len({h["rule_id"] for h in scope_hits}) < min_rules:
+            continue  # one rule alone may be noise: a new incident needs ``min_rules`` to agree
         start = int(min(h["window_start_us"] for h in scope_hits))
-        in_scope = frame[
-            (frame["event_us"] >= start)
-            & (frame["event_us"] < as_of_us)
-            & (frame["category"].fillna("unknown").astype(str) == scope[0])
+        scoped = frame[
+            (frame["category"].fillna("unknown").astype(str) == scope[0])
             & (frame["product"].fillna("unknown").astype(str) == scope[1])
         ]
+        in_scope = scoped[(scoped["event_us"] >= start) & (scoped["event_us"] < as_of_us)]
+        before = scoped[(scoped["event_us"] >= 2 * start - as_of_us) & (scoped["event_us"] < start)]
         forced = [h["cluster_id"] for h in scope_hits if isinstance(h.get("cluster_id"), str)]
-        clusters = _incident_clusters(in_scope, forced)
+        forced += [json.loads(h["subject_json"]).get("cluster_id") for h in scope_hits]
+        forced = [c for c in dict.fromkeys(forced) if c]
+        clusters = _incident_clusters(in_scope, before, forced)
         if not clusters:
             continue
-        incident = open_by_scope.get(scope)
+        start = int(in_scope[in_scope["cluster_id"].isin(clusters)]["event_us"].min())
         if incident is None:
             incident = Incident(
                 incident_id=incident_id_for(scope[0], scope[1], as_of_us),
@@ -132,10 +145,8 @@ def open_or_update(
             opened.append(incident)
         incident.rule_ids = sorted(set(incident.rule_ids) | {str(h["rule_id"]) for h in scope_hits})
         incident.cluster_ids += [c for c in clusters if c not in incident.cluster_ids]
-        for h in scope_hits:
-            h_rule_min = int(h["window_start_us"])
-            incident.first_seen_us = min(incident.first_seen_us or h_rule_min, h_rule_min)
-    return opened
+        incident.first_seen_us = min(incident.first_seen_us or start, start)
+    return opened, set(by_scope)
 
 
 def members_of(incident: Incident, complaints: Complaints) -> pd.DataFrame:
@@ -150,7 +161,9 @@ def members_of(incident: Incident, complaints: Complaints) -> pd.DataFrame:
     return f[mask]
 
 
-def resolve_quiet(incidents: list[Incident], fired_scopes: set[tuple[str, str]], as_of_us: int, quiet_hours: float):
+def resolve_quiet(
+    incidents: list[Incident], fired_scopes: set[tuple[str, str]], as_of_us: int, quiet_hours: float
+) -> None:
     """An open incident with no new member for ``quiet_hours`` and no rule firing for it is resolved."""
     for incident in incidents:
         quiet = as_of_us - incident.last_seen_us >= quiet_hours * US_PER_HOUR

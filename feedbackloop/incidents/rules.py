@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Kind = Literal["volume_change", "cluster_share", "centroid_drift", "zscore"]
-Dimension = Literal["category", "product", "platform", "product_area", "app_version", "source_system"]
+Dimension = Literal["category", "product", "platform", "product_area", "app_version", "source_system", "cluster_id"]
 
 
 class Quorum(BaseModel):
@@ -36,6 +36,9 @@ class Rule(BaseModel):
     baseline_days: Annotated[float, Field(gt=0, le=365)] = 28.0  # zscore and centroid_drift: the long baseline
     threshold: Annotated[float, Field(gt=0)]
     min_volume: Annotated[int, Field(ge=1)]
+    # Noise guard: volume_change also needs a Poisson z of (cur - prev) / sqrt(cur + prev) this high;
+    # centroid_drift needs the drift this many standard deviations above the baseline's own window drifts.
+    min_z: Annotated[float, Field(ge=0)] = 3.0
     quorum: Quorum = Field(default_factory=Quorum)
     severity: Literal["low", "medium", "high", "critical"] | None = None  # floor for incidents it opens
 
@@ -52,10 +55,32 @@ class Rule(BaseModel):
         return self
 
 
+class ComplaintFilter(BaseModel):
+    """Which labelled items the monitor watches: problems, told by sentiment, severity, stars or channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sentiments: list[str] = Field(default_factory=lambda: ["negative"])
+    severities: list[str] = Field(default_factory=lambda: ["high", "critical"])
+    max_rating: Annotated[int, Field(ge=0, le=5)] = 2  # store reviews at or below this many stars
+    channels: list[str] = Field(default_factory=lambda: ["support_ticket", "email", "chat"])  # people asking for help
+    exclude_categories: list[str] = Field(default_factory=lambda: ["praise", "feature_request", "other"])
+
+
+class IncidentPolicy(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # distinct rules that must fire for the same (category, product) before a new incident opens;
+    # an open incident is updated by any one of them
+    min_rules: Annotated[int, Field(ge=1, le=10)] = 2
+
+
 class RuleSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: int = 1
+    complaints: ComplaintFilter = Field(default_factory=ComplaintFilter)
+    incidents: IncidentPolicy = Field(default_factory=IncidentPolicy)
     rules: Annotated[list[Rule], Field(min_length=1)]
 
     @model_validator(mode="after")

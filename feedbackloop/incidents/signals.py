@@ -36,7 +36,7 @@ class Complaints:
 
 HIT_COLUMNS = [
     "rule_id", "rule_kind", "subject", "subject_json", "window_start_us", "window_end_us",
-    "observed", "baseline", "threshold", "volume", "is_above_floor", "has_baseline",
+    "observed", "baseline", "threshold", "volume", "is_above_floor", "has_baseline", "is_significant",
     "windows_met", "sources", "is_quorum_met", "is_fired", "cluster_id",
 ]  # fmt: skip
 
@@ -62,19 +62,21 @@ def _counts(codes: np.ndarray, s: slice, n: int) -> np.ndarray:
 
 def _evaluate_window(
     rule: Rule, c: Complaints, codes: np.ndarray, n: int, end: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str | None]]:
-    """(observed, baseline, volume, has_baseline, cluster per subject) for the window ending at ``end``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str | None], np.ndarray]:
+    """(observed, baseline, volume, has_baseline, cluster per subject, significant) for the window at ``end``."""
     t = c.frame["event_us"].to_numpy()
     w = int(rule.window_days * US_PER_DAY)
     cur = _span(t, end - w, end)
     volume = _counts(codes, cur, n)
     clusters: list[str | None] = [None] * n
     if rule.kind == "volume_change":
-        has_base = np.full(n, end - 2 * w >= c.history_start_us)
+        # the previous window must be mostly inside the monitored history to count as a baseline
+        has_base = np.full(n, (end - w) - max(end - 2 * w, c.history_start_us) >= 0.75 * w)
         prev = _counts(codes, _span(t, end - 2 * w, end - w), n)
         # no baseline volume (a brand-new category): growth is measured against the floor
         observed = (volume - prev) / np.maximum(prev, rule.min_volume)
-        return observed, prev, volume, has_base, clusters
+        z = (volume - prev) / np.sqrt(np.maximum(volume + prev, 1.0))
+        return observed, prev, volume, has_base, clusters, z >= rule.min_z
     if rule.kind == "zscore":
         b = int(rule.baseline_days * US_PER_DAY)
         start = max(end - w - b, c.history_start_us)
@@ -86,7 +88,7 @@ def _evaluate_window(
         mean, std = per_bucket.mean(axis=0), per_bucket.std(axis=0)
         # counts are Poisson-ish: a quiet baseline's std is floored at sqrt(mean) and at 1
         observed = (volume - mean) / np.maximum(np.maximum(std, np.sqrt(mean)), 1.0)
-        return observed, mean, volume, has_base, clusters
+        return observed, mean, volume, has_base, clusters, np.ones(n, bool)
     if rule.kind == "cluster_share":
         cl = c.frame["cluster_id"].to_numpy()[cur]
         sub = codes[cur]
@@ -97,18 +99,41 @@ def _evaluate_window(
             for s_code, cid, k in top.itertuples(index=False):
                 observed[s_code] = k / volume[s_code]
                 clusters[s_code] = cid
-        return observed, np.full(n, np.nan), volume, np.ones(n, bool), clusters
-    # centroid_drift: cosine distance between the window's centroid and the long baseline's
+        return observed, np.full(n, np.nan), volume, np.ones(n, bool), clusters, np.ones(n, bool)
+    # centroid_drift: cosine distance between the window's centroid and the long baseline's, and
+    # how unusual that is next to the drift of the baseline's own windows (a small window's centroid
+    # always wanders; only wandering beyond what the baseline shows counts)
     b = int(rule.baseline_days * US_PER_DAY)
     base = _span(t, end - w - b, end - w)
     base_volume = _counts(codes, base, n)
     has_base = (base_volume >= rule.min_volume) & (end - w - b // 2 >= c.history_start_us)
-    cur_sum = _indicator(codes[cur], n) @ c.vectors[cur]
     base_sum = _indicator(codes[base], n) @ c.vectors[base]
+    observed = _drift(_indicator(codes[cur], n) @ c.vectors[cur], base_sum)
+    past = []
+    for i in range(1, int(b // w) + 1):
+        s = _span(t, end - w - i * w, end - w - (i - 1) * w)
+        past.append(
+            np.where(
+                _counts(codes, s, n) >= rule.min_volume / 2,
+                _drift(_indicator(codes[s], n) @ c.vectors[s], base_sum),
+                np.nan,
+            )
+        )
+    stack = np.vstack(past) if past else np.full((1, n), np.nan)
+    enough = np.sum(~np.isnan(stack), axis=0) >= 2
+    filled = np.where(np.isnan(stack), 0.0, stack)
+    k = np.maximum(np.sum(~np.isnan(stack), axis=0), 1)
+    mean = filled.sum(axis=0) / k
+    std = np.sqrt(np.maximum((filled**2).sum(axis=0) / k - mean**2, 0.0))
+    # few baseline windows make a shaky std: never less than half the usual drift
+    significant = enough & (observed >= mean + rule.min_z * np.maximum(std, 0.5 * mean))
+    return observed, base_volume, volume, has_base & enough, clusters, significant
+
+
+def _drift(cur_sum: np.ndarray, base_sum: np.ndarray) -> np.ndarray:
     num = (cur_sum * base_sum).sum(axis=1)
     den = np.linalg.norm(cur_sum, axis=1) * np.linalg.norm(base_sum, axis=1)
-    observed = np.where(den > 0, 1.0 - num / np.maximum(den, 1e-12), 0.0)
-    return observed, base_volume, volume, has_base, clusters
+    return np.where(den > 0, 1.0 - num / np.maximum(den, 1e-12), 0.0)
 
 
 def _indicator(codes: np.ndarray, n: int) -> sparse.csr_matrix:
@@ -135,17 +160,17 @@ def evaluate_rule(rule: Rule, c: Complaints, as_of_us: int) -> pd.DataFrame:
     latest = None
     for k in range(rule.quorum.consecutive_windows):
         end = as_of_us - k * step
-        observed, baseline, volume, has_base, clusters = _evaluate_window(rule, c, codes, n, end)
-        ok = (observed >= rule.threshold) & (volume >= rule.min_volume) & has_base
+        observed, baseline, volume, has_base, clusters, significant = _evaluate_window(rule, c, codes, n, end)
+        ok = (observed >= rule.threshold) & (volume >= rule.min_volume) & has_base & significant
         met += ok & (met == k)  # counts only an unbroken run of windows back from the latest
         if latest is None:
-            latest = (observed, baseline, volume, has_base, clusters, end)
+            latest = (observed, baseline, volume, has_base, clusters, end, significant)
     assert latest is not None
-    observed, baseline, volume, has_base, clusters, end = latest
+    observed, baseline, volume, has_base, clusters, end, significant = latest
     sources = _sources(rule, c, codes, n, as_of_us)
     above = volume >= rule.min_volume
     quorum = (met >= rule.quorum.consecutive_windows) & (sources >= rule.quorum.min_sources)
-    fired = quorum & above & has_base & (observed >= rule.threshold)
+    fired = quorum & above & has_base & significant & (observed >= rule.threshold)
     frame = pd.DataFrame(
         {
             "rule_id": rule.id,
@@ -160,6 +185,7 @@ def evaluate_rule(rule: Rule, c: Complaints, as_of_us: int) -> pd.DataFrame:
             "volume": volume.astype(np.int64),
             "is_above_floor": above,
             "has_baseline": has_base,
+            "is_significant": significant,
             "windows_met": met,
             "sources": sources.astype(np.int64),
             "is_quorum_met": quorum,

@@ -52,8 +52,12 @@ select
     l.source_system, f.user_id, f.session_id, f.redacted_text as text
 from gold.fct_feedback_labels l
 join gold.fct_feedback f using (doc_id)
-where (l.sentiment_label = 'negative' or l.severity in ('high', 'critical'))
-  and l.event_at is not null and epoch_us(l.event_at) < ?
+where l.event_at is not null and epoch_us(l.event_at) < $as_of
+  and coalesce(l.category, '') not in (select unnest($exclude::varchar[]))
+  and (l.sentiment_label in (select unnest($sentiments::varchar[]))
+       or l.severity in (select unnest($severities::varchar[]))
+       or l.rating <= $max_rating
+       or f.channel in (select unnest($channels::varchar[])))
 order by event_us, doc_id
 """
 
@@ -160,7 +164,14 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
     if as_of_us is None or not has_tables(conn, "gold.fct_feedback_labels", "gold.fct_feedback"):
         return asdict(stats)  # nothing labelled yet: an empty window, not an error
     stats.as_of = _ts(as_of_us).isoformat()
-    frame = conn.execute(_COMPLAINTS_SQL, [as_of_us]).df()
+    which = rules.complaints
+    frame = conn.execute(
+        _COMPLAINTS_SQL,
+        {
+            "as_of": as_of_us, "exclude": which.exclude_categories, "sentiments": which.sentiments,
+            "severities": which.severities, "max_rating": which.max_rating, "channels": which.channels,
+        },
+    ).df()  # fmt: skip
     stats.complaints = len(frame)
     version = embedding_version(settings)
 
@@ -216,10 +227,12 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
 
     # (3) incidents: open or update from fired rules, escalate, resolve the quiet ones
     incidents = _load_incidents(lake)
-    excluded = set(settings.incident_excluded_categories)
+    excluded = set(rules.complaints.exclude_categories)
     all_complaints = Complaints(frame[frame["cluster_id"].notna()].reset_index(drop=True), np.zeros((0, 0)),
                                 history_start)  # fmt: skip
-    opened = detect.open_or_update(incidents, hits, all_complaints, as_of_us, run_id, excluded)
+    opened, fired_scopes = detect.open_or_update(
+        incidents, hits, all_complaints, as_of_us, run_id, excluded, rules.incidents.min_rules
+    )
     stats.incidents_opened, stats.opened = len(opened), [i.incident_id for i in opened]
     escalated_docs = _escalate(incidents, new_members, state, vectors, settings)
     stats.escalations = len(escalated_docs)
@@ -230,18 +243,8 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
         else pd.DataFrame(columns=INCIDENT_MEMBERS.names)
     )
     member_rows = _incident_members(incidents, all_complaints, assigned, new_members, escalated_docs, old_members, now)
-    fired_scopes = set()
-    if len(hits):
-        for inc in incidents:
-            if inc.incident_id in {i.incident_id for i in opened} or inc.status == "open":
-                fired_scopes |= (
-                    {inc.scope} if any(hits[hits["is_fired"].astype(bool)]["rule_id"].isin(inc.rule_ids)) else set()
-                )
-    by_incident = (
-        {k: g for k, g in pd.concat([old_members, member_rows]).groupby("incident_id")}
-        if len(old_members) + len(member_rows)
-        else {}
-    )
+    known_members = [m for m in (old_members, member_rows) if len(m)]
+    by_incident = dict(tuple(pd.concat(known_members).groupby("incident_id"))) if known_members else {}
     for inc in incidents:
         docs = by_incident.get(inc.incident_id)
         if docs is not None and len(docs):
@@ -281,21 +284,25 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
 
 
 def _escalate(incidents, new_members: pd.DataFrame, state: ClusterState, vectors, settings: Settings) -> dict:
-    """New complaints close to a known critical incident join it at once, without waiting for rules."""
+    """New complaints close to a known critical incident join it at once, without waiting for rules.
+
+    Close means cosine to the incident's primary cluster centroid at or above the escalation setting;
+    a resolved critical incident reopens (a recurrence is news)."""
     critical = [i for i in incidents if i.severity == "critical" and i.cluster_ids]
     out: dict[str, tuple[str, float]] = {}
     if not critical or not len(new_members):
         return out
     index = {cid: k for k, cid in enumerate(state.ids)}
     centroids = state.centroids
+    docs = new_members["doc_id"].tolist()
+    matrix = np.vstack([vectors[d] for d in docs])
     for inc in critical:
-        rows = [index[c] for c in inc.cluster_ids if c in index]
-        if not rows:
+        if inc.cluster_ids[0] not in index:
             continue
-        for doc_id, cluster_id in zip(new_members["doc_id"], new_members["cluster_id"], strict=True):
-            sim = float(np.max(centroids[rows] @ vectors[doc_id]))
-            if cluster_id in inc.cluster_ids or sim >= settings.incident_escalation_similarity:
-                out.setdefault(doc_id, (inc.incident_id, sim))
+        sims = matrix @ centroids[index[inc.cluster_ids[0]]]
+        for doc_id, sim in zip(docs, sims, strict=True):
+            if sim >= settings.incident_escalation_similarity and doc_id not in out:
+                out[doc_id] = (inc.incident_id, float(sim))
                 inc.is_escalated = True
                 if inc.status == "resolved":
                     inc.status, inc.resolved_us = "open", None
@@ -470,7 +477,7 @@ def _rule_hit_table(hits: pd.DataFrame, incidents, run_id: str, now, frame) -> p
                 ):
                     h.at[idx, "incident_id"] = inc.incident_id
     h["evaluated_at"] = now
-    for col in ("is_above_floor", "has_baseline", "is_quorum_met", "is_fired"):
+    for col in ("is_above_floor", "has_baseline", "is_significant", "is_quorum_met", "is_fired"):
         h[col] = h[col].astype(bool)
     for col in ("volume", "windows_met", "sources"):
         h[col] = h[col].astype(np.int64)

@@ -111,6 +111,7 @@ RULE_HITS = pa.schema(
         ("volume", pa.int64()),
         ("is_above_floor", pa.bool_()),
         ("has_baseline", pa.bool_()),
+        ("is_significant", pa.bool_()),  # beyond noise: Poisson z, or drift beyond the baseline's own
         ("windows_met", pa.int64()),
         ("sources", pa.int64()),
         ("is_quorum_met", pa.bool_()),
