@@ -25,7 +25,7 @@ rules:
 
 def test_the_shipped_rule_file_covers_every_rule_kind_with_a_floor_and_a_quorum() -> None:
     rules = load_rules(SHIPPED).rules
-    assert {r.kind for r in rules} == {"volume_change", "cluster_share", "centroid_drift", "zscore"}
+    assert {r.kind for r in rules} == {"volume_change", "cluster_share", "centroid_drift", "zscore", "telemetry_zscore"}
     assert all(r.min_volume >= 1 for r in rules)
     assert all(r.quorum.consecutive_windows >= 2 or r.quorum.min_sources >= 2 for r in rules)
 

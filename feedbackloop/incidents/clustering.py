@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 
 @dataclass
@@ -25,19 +27,27 @@ class ClusterState:
 
     @property
     def centroids(self) -> np.ndarray:
-        if len(self.ids) == 0:
-            return self.sums
-        norms = np.linalg.norm(self.sums, axis=1, keepdims=True)
-        return self.sums / np.maximum(norms, 1e-12)
+        sums = self.sums[: len(self.ids)]
+        return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
 
     def add(self, cluster_id: str, vector: np.ndarray, at_us: int) -> int:
-        if self.sums.size == 0:
-            self.sums = np.zeros((0, vector.shape[0]), np.float32)
+        k = len(self.ids)
+        if self.sums.shape[0] == k:  # grow by doubling: founding clusters one by one stays linear
+            grown = np.zeros((max(16, 2 * k), vector.shape[0]), np.float32)
+            grown[:k] = self.sums[:k] if k else 0
+            self.sums = grown
+            self.counts = np.concatenate([self.counts, np.zeros(len(grown) - k, np.int64)])
+            self.last_seen_us = np.concatenate([self.last_seen_us, np.zeros(len(grown) - k, np.int64)])
         self.ids.append(cluster_id)
-        self.sums = np.vstack([self.sums, vector[None, :].astype(np.float32)])
-        self.counts = np.append(self.counts, 1)
-        self.last_seen_us = np.append(self.last_seen_us, at_us)
-        return len(self.ids) - 1
+        self.sums[k] = vector
+        self.counts[k] = 1
+        self.last_seen_us[k] = at_us
+        return k
+
+    def trim(self) -> None:
+        """Drop the spare capacity (before persisting)."""
+        k = len(self.ids)
+        self.sums, self.counts, self.last_seen_us = self.sums[:k], self.counts[:k], self.last_seen_us[:k]
 
 
 @dataclass
@@ -52,7 +62,14 @@ def cluster_id_for(doc_id: str) -> str:
     return "clu-" + hashlib.sha1(doc_id.encode()).hexdigest()[:12]
 
 
-def assign(
+def assign(*args: object, **kwargs: object) -> Assignment:
+    """See ``_assign``; BLAS runs single-threaded here: the leader loop is many small products, and
+    a thread pool's wake-ups cost far more than the arithmetic (100x on two busy cores)."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _assign(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def _assign(
     state: ClusterState,
     vectors: np.ndarray,
     doc_ids: list[str],
@@ -78,7 +95,7 @@ def assign(
         idx = np.full(stop - start, -1, np.int64)
         sim = np.zeros(stop - start, np.float32)
         if state.ids:
-            active = np.flatnonzero(state.last_seen_us >= int(t_batch[0]) - active_us)
+            active = np.flatnonzero(state.last_seen_us[: len(state.ids)] >= int(t_batch[0]) - active_us)
             if active.size:
                 sims = batch @ state.centroids[active].T
                 best = sims.argmax(axis=1)
@@ -105,9 +122,13 @@ def assign(
             # the founder's own vector is already in the sum; add the joiners below with the others
             state.counts[k] -= 1
             state.sums[k] -= batch[leader]
-        np.add.at(state.sums, idx, batch)
-        np.add.at(state.counts, idx, 1)
+        # one sparse product instead of np.add.at, which is slow per element
+        k = len(state.ids)
+        onehot = sparse.csr_matrix((np.ones(len(idx), np.float32), (idx, np.arange(len(idx)))), shape=(k, len(idx)))
+        state.sums[:k] += onehot @ batch
+        state.counts[:k] += np.bincount(idx, minlength=k)
         np.maximum.at(state.last_seen_us, idx, t_batch.astype(np.int64))
         out_idx[start:stop] = idx
         out_sim[start:stop] = sim
+    state.trim()
     return Assignment(out_idx, out_sim, out_new)

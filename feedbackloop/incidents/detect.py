@@ -77,6 +77,15 @@ def _scope_of(hit: pd.Series, window: pd.DataFrame) -> tuple[str, str] | None:
     return category, product
 
 
+def _products_of(subject: dict[str, str], frame: pd.DataFrame) -> set[str]:
+    """The products whose complaints carry this platform and app version major (telemetry has no product)."""
+    if frame.empty:
+        return set()
+    major = frame["app_version"].fillna("").astype(str).str.split(".").str[0]
+    match = frame[(frame["platform"].astype(str) == subject.get("platform")) & (major == subject.get("version_major"))]
+    return set(match["product"].dropna().astype(str))
+
+
 def _incident_clusters(scope_items: pd.DataFrame, before: pd.DataFrame, forced: list[str]) -> list[str]:
     """The scope's *growing* clusters: at least max(2, 10%) of its window complaints, and more than
     twice what the cluster had in the equally long period before (the regression, not the usual gripes).
@@ -105,12 +114,19 @@ def open_or_update(
     fired = hits[hits["is_fired"].astype(bool)] if len(hits) else hits
     frame = complaints.frame
     by_scope: dict[tuple[str, str], list[pd.Series]] = {}
+    corroborating: dict[str, list[pd.Series]] = {}  # product -> fired telemetry rules
     for _, hit in fired.iterrows():
+        if hit["rule_kind"] == "telemetry_zscore":
+            for product in _products_of(json.loads(hit["subject_json"]), frame):
+                corroborating.setdefault(product, []).append(hit)
+            continue
         window = frame[(frame["event_us"] >= hit["window_start_us"]) & (frame["event_us"] < hit["window_end_us"])]
         scope = _scope_of(hit, window)
         if scope is None or scope[0] in excluded_categories:
             continue
         by_scope.setdefault(scope, []).append(hit)
+    for scope, scope_hits in by_scope.items():
+        scope_hits += corroborating.get(scope[1], [])
     opened = []
     open_by_scope = {i.scope: i for i in incidents if i.status == "open"}
     for scope, scope_hits in sorted(by_scope.items()):

@@ -13,7 +13,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Kind = Literal["volume_change", "cluster_share", "centroid_drift", "zscore"]
+Kind = Literal["volume_change", "cluster_share", "centroid_drift", "zscore", "telemetry_zscore"]
+# telemetry_zscore: app telemetry per (platform, app version major) against its long baseline; it only
+# corroborates a complaint rule for the same product, it never opens an incident alone
+Metric = Literal["error_events", "p95_latency_ms"]
 Dimension = Literal["category", "product", "platform", "product_area", "app_version", "source_system", "cluster_id"]
 
 
@@ -32,6 +35,7 @@ class Rule(BaseModel):
     kind: Kind
     description: str = ""
     group_by: list[Dimension] = Field(default_factory=lambda: ["category"])
+    metric: Metric | None = None  # telemetry_zscore only
     window_days: Annotated[float, Field(gt=0, le=90)] = 7.0
     baseline_days: Annotated[float, Field(gt=0, le=365)] = 28.0  # zscore and centroid_drift: the long baseline
     threshold: Annotated[float, Field(gt=0)]
@@ -48,8 +52,12 @@ class Rule(BaseModel):
             raise ValueError("cluster_share threshold is a share of negative items: between 0 and 1")
         if self.kind == "centroid_drift" and self.threshold >= 2:
             raise ValueError("centroid_drift threshold is a cosine distance: below 2")
-        if self.kind in {"zscore", "centroid_drift"} and self.baseline_days <= self.window_days:
+        if self.kind == "centroid_drift" and self.baseline_days <= self.window_days:
             raise ValueError("baseline_days must be longer than window_days")
+        if (self.kind == "telemetry_zscore") != (self.metric is not None):
+            raise ValueError("metric is required for telemetry_zscore rules and only allowed there")
+        if self.kind in {"zscore", "telemetry_zscore"} and self.baseline_days < 3 * self.window_days:
+            raise ValueError("a z-score needs baseline_days of at least three windows")
         if len(set(self.group_by)) != len(self.group_by):
             raise ValueError("group_by lists a dimension twice")
         return self

@@ -45,11 +45,11 @@ def _subject_codes(frame: pd.DataFrame, rule: Rule) -> tuple[np.ndarray, list[di
     cols = list(rule.group_by)
     if not cols:
         return np.zeros(len(frame), np.int64), [{}]
-    keys = frame[cols].fillna("unknown").astype(str)
-    combined = keys[cols[0]] if len(cols) == 1 else keys.agg("\x1f".join, axis=1)
-    codes, uniques = pd.factorize(combined, sort=True)
-    subjects = [dict(zip(cols, str(u).split("\x1f"), strict=True)) for u in uniques]
-    return codes.astype(np.int64), subjects
+    keys = frame[cols].astype("string").fillna("unknown")
+    groups = keys.groupby(cols, sort=True)
+    codes = groups.ngroup().to_numpy(np.int64)
+    subjects = [dict(zip(cols, (k if isinstance(k, tuple) else (k,)), strict=True)) for k in groups.groups]
+    return codes, subjects
 
 
 def _span(t: np.ndarray, lo: int, hi: int) -> slice:
@@ -70,9 +70,11 @@ def _evaluate_window(
     volume = _counts(codes, cur, n)
     clusters: list[str | None] = [None] * n
     if rule.kind == "volume_change":
-        # the previous window must be mostly inside the monitored history to count as a baseline
-        has_base = np.full(n, (end - w) - max(end - 2 * w, c.history_start_us) >= 0.75 * w)
-        prev = _counts(codes, _span(t, end - 2 * w, end - w), n)
+        # a previous window only partly inside the monitored history is scaled up from the part
+        # it covers; under 40% covered there is no baseline
+        covered = (end - w) - max(end - 2 * w, c.history_start_us)
+        has_base = np.full(n, covered >= 0.4 * w)
+        prev = _counts(codes, _span(t, end - 2 * w, end - w), n) * (w / max(covered, 1))
         # no baseline volume (a brand-new category): growth is measured against the floor
         observed = (volume - prev) / np.maximum(prev, rule.min_volume)
         z = (volume - prev) / np.sqrt(np.maximum(volume + prev, 1.0))
@@ -197,7 +199,116 @@ def evaluate_rule(rule: Rule, c: Complaints, as_of_us: int) -> pd.DataFrame:
     return frame[(frame["volume"] > 0) | (np.nan_to_num(frame["baseline"].to_numpy(float)) > 0)].reset_index(drop=True)
 
 
-def evaluate_rules(rules: list[Rule], c: Complaints, as_of_us: int) -> pd.DataFrame:
-    frames = [evaluate_rule(rule, c, as_of_us) for rule in rules]
+def evaluate_rules(
+    rules: list[Rule], c: Complaints, as_of_us: int, telemetry: TelemetryBuckets | None = None
+) -> pd.DataFrame:
+    frames = [
+        evaluate_telemetry_rule(rule, telemetry, as_of_us, c.history_start_us)
+        if rule.kind == "telemetry_zscore"
+        else evaluate_rule(rule, c, as_of_us)
+        for rule in rules
+        if rule.kind != "telemetry_zscore" or telemetry is not None
+    ]
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HIT_COLUMNS)
+
+
+class TelemetryBuckets:
+    """Telemetry per (platform, version major) and hour, as cumulative sums: any window is two lookups.
+
+    Built once per run from ``feedbackloop.incidents.telemetry.hourly_buckets``. The window's p95
+    latency is the sample-weighted mean of its hours' p95s (exact percentiles would need every sample).
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        # frame: platform, version_major, hour_us, error_events, p95_latency_ms, latency_n
+        keys = frame[["platform", "version_major"]].astype(str)
+        groups = keys.groupby(["platform", "version_major"], sort=True)
+        self.groups = list(groups.groups)
+        self.hours = np.sort(frame["hour_us"].unique()) if len(frame) else np.zeros(0, np.int64)
+        g = groups.ngroup().to_numpy() if len(frame) else np.zeros(0, np.int64)
+        h = np.searchsorted(self.hours, frame["hour_us"].to_numpy())
+        shape = (len(self.groups), len(self.hours) + 1)
+        self.cum = {}
+        for name, values in (
+            ("error_events", frame["error_events"].to_numpy(float)),
+            ("latency_n", frame["latency_n"].to_numpy(float)),
+            ("weighted", (frame["p95_latency_ms"].fillna(0) * frame["latency_n"]).to_numpy(float)),
+        ):
+            grid = np.zeros(shape)
+            np.add.at(grid, (g, h + 1), values)
+            self.cum[name] = np.cumsum(grid, axis=1)
+
+    def window(self, lo: int, hi: int) -> pd.DataFrame:
+        a, b = np.searchsorted(self.hours, lo), np.searchsorted(self.hours, hi)
+        part = {name: cum[:, b] - cum[:, a] for name, cum in self.cum.items()}
+        n = part["latency_n"]
+        return pd.DataFrame(
+            {
+                "platform": [p for p, _ in self.groups],
+                "version_major": [v for _, v in self.groups],
+                "error_events": part["error_events"],
+                "latency_n": n,
+                "p95_latency_ms": np.where(n > 0, part["weighted"] / np.maximum(n, 1), np.nan),
+            }
+        )
+
+
+def evaluate_telemetry_rule(rule: Rule, tb: TelemetryBuckets, as_of_us: int, history_start_us: int) -> pd.DataFrame:
+    """z of the metric in the latest window against the same metric in the baseline's windows."""
+    w = int(rule.window_days * US_PER_DAY)
+    b = int(rule.baseline_days * US_PER_DAY)
+    step = int(rule.quorum.step_hours * US_PER_HOUR)
+    rows: dict[tuple[str, str], dict] = {}
+    for k in range(rule.quorum.consecutive_windows):
+        end = as_of_us - k * step
+        cur = tb.window(end - w, end)
+        start = max(end - w - b, history_start_us)
+        buckets = [
+            tb.window(end - w - (i + 1) * w, end - w - i * w) for i in range(max(0, int((end - w - start) // w)))
+        ]
+        metric = rule.metric or "error_events"
+        base = (
+            pd.concat([x[(x["error_events"] > 0) | (x["latency_n"] > 0)] for x in buckets])
+            if buckets
+            else (pd.DataFrame())
+        )
+        for r in cur[(cur["error_events"] > 0) | (cur["latency_n"] > 0)].itertuples(index=False):
+            key = (str(r.platform), str(r.version_major))
+            past = (
+                base[(base["platform"] == r.platform) & (base["version_major"] == r.version_major)]
+                if len(base)
+                else base
+            )
+            values = past[metric].dropna().to_numpy(float) if len(past) else np.zeros(0)
+            if metric == "error_events":  # hours with no errors are absent, not missing: pad to all buckets
+                values = np.concatenate([values, np.zeros(max(0, len(buckets) - len(values)))])
+            mean = float(values.mean()) if len(values) else 0.0
+            std = float(values.std()) if len(values) else 0.0
+            floor = np.sqrt(mean) if metric == "error_events" else 0.05 * mean
+            observed = (getattr(r, metric) - mean) / max(std, floor, 1.0 if metric == "error_events" else 1e-6)
+            volume = int(r.error_events if metric == "error_events" else r.latency_n)
+            ok = observed >= rule.threshold and volume >= rule.min_volume and len(values) >= 3
+            entry = rows.setdefault(key, {"met": 0})
+            if k == 0:
+                entry.update(
+                    observed=float(observed), baseline=mean, volume=volume, has_baseline=len(values) >= 3, end=end
+                )
+            if ok and entry["met"] == k:
+                entry["met"] += 1
+    out = [
+        {
+            "rule_id": rule.id, "rule_kind": rule.kind,
+            "subject": f"platform={p},version_major={v}",
+            "subject_json": json.dumps({"platform": p, "version_major": v}, sort_keys=True),
+            "window_start_us": e["end"] - w, "window_end_us": e["end"],
+            "observed": e["observed"], "baseline": e["baseline"], "threshold": float(rule.threshold),
+            "volume": e["volume"], "is_above_floor": e["volume"] >= rule.min_volume,
+            "has_baseline": e["has_baseline"], "is_significant": True, "windows_met": e["met"], "sources": 1,
+            "is_quorum_met": e["met"] >= rule.quorum.consecutive_windows,
+            "is_fired": e["met"] >= rule.quorum.consecutive_windows, "cluster_id": None,
+        }
+        for (p, v), e in sorted(rows.items())
+        if "end" in e
+    ]  # fmt: skip
+    return pd.DataFrame(out, columns=HIT_COLUMNS)

@@ -23,7 +23,7 @@ from feedbackloop.incidents import detect
 from feedbackloop.incidents.clustering import ClusterState, assign
 from feedbackloop.incidents.naming import cluster_name, representative_terms
 from feedbackloop.incidents.rules import RuleSet, load_rules
-from feedbackloop.incidents.signals import US_PER_DAY, US_PER_HOUR, Complaints, evaluate_rules
+from feedbackloop.incidents.signals import US_PER_DAY, US_PER_HOUR, Complaints, TelemetryBuckets, evaluate_rules
 from feedbackloop.incidents.tables import (
     CLUSTER_MEMBERS,
     INCIDENT_MEMBERS,
@@ -32,7 +32,7 @@ from feedbackloop.incidents.tables import (
     RULE_HITS,
     clusters_schema,
 )
-from feedbackloop.incidents.telemetry import has_tables, telemetry_evidence, telemetry_summary
+from feedbackloop.incidents.telemetry import has_tables, hourly_buckets, telemetry_evidence, telemetry_summary
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
 from feedbackloop.warehouse import connect
@@ -119,19 +119,25 @@ def _load_state(lake: Lake, version: str) -> tuple[ClusterState, pd.DataFrame, p
     return state, rows.drop(["centroid_sum"]).to_pandas(), members
 
 
-def _vectors(lake: Lake, version: str, doc_ids: list[str]) -> dict[str, np.ndarray]:
-    if not doc_ids or not lake.exists(*EMBEDDINGS_TABLE):
-        return {}
-    expr = (
-        (pa.compute.field("text_kind") == "text")
-        & (pa.compute.field("embedding_version") == version)
-        & pa.compute.field("doc_id").isin(doc_ids)
-    )
-    t = lake.read(*EMBEDDINGS_TABLE, columns=["doc_id", "dim", "vector"], filter_=expr)
-    if t.num_rows == 0:
-        return {}
-    m = to_matrix(t.column("vector"), t.column("dim"), version)
-    return dict(zip(t.column("doc_id").to_pylist(), m, strict=True))
+class VectorStore:
+    """Every complaint-sized read of one embedding space in one scan: filtering a Delta scan by a
+    long doc_id list costs far more than reading the space and indexing it in memory."""
+
+    def __init__(self, lake: Lake, version: str) -> None:
+        self.index = pd.Index([], dtype=object)
+        self.matrix = np.zeros((0, 0), np.float32)
+        if lake.exists(*EMBEDDINGS_TABLE):
+            expr = (pa.compute.field("text_kind") == "text") & (pa.compute.field("embedding_version") == version)
+            t = lake.read(*EMBEDDINGS_TABLE, columns=["doc_id", "dim", "vector"], filter_=expr)
+            if t.num_rows:
+                self.index = pd.Index(t.column("doc_id").to_numpy(zero_copy_only=False))
+                self.matrix = to_matrix(t.column("vector"), t.column("dim"), version)
+
+    def get(self, doc_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """(found mask, vectors of the found docs in order)."""
+        pos = self.index.get_indexer(doc_ids.to_numpy()) if len(self.index) else np.full(len(doc_ids), -1)
+        found = pos >= 0
+        return found, self.matrix[pos[found]] if found.any() else np.zeros((0, 0), np.float32)
 
 
 def _load_incidents(lake: Lake) -> list[detect.Incident]:
@@ -179,13 +185,14 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
     state, cluster_rows, members = _load_state(lake, version)
     assigned = dict(zip(members["doc_id"], members["cluster_id"], strict=True))
     new = frame[~frame["doc_id"].isin(assigned)]
-    vectors = _vectors(lake, version, new["doc_id"].tolist())
-    new = new[new["doc_id"].isin(vectors)]
-    stats.complaints_without_vector = int((~frame["doc_id"].isin(assigned)).sum() - len(new))
+    store = VectorStore(lake, version)
+    found, new_matrix = store.get(new["doc_id"])
+    new = new[found]
+    stats.complaints_without_vector = int((~found).sum())
     known_before = len(state.ids)
     new_members = pd.DataFrame(columns=CLUSTER_MEMBERS.names)
     if len(new):
-        matrix = np.vstack([vectors[d] for d in new["doc_id"]])
+        matrix = new_matrix
         result = assign(
             state, matrix, new["doc_id"].tolist(), new["event_us"].to_numpy(np.int64),
             settings.incident_similarity_threshold, int(settings.incident_cluster_active_days * US_PER_DAY),
@@ -210,19 +217,15 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
             * US_PER_HOUR) for r in rules.rules
     )  # fmt: skip
     in_reach = frame[(frame["event_us"] >= as_of_us - reach_us) & frame["cluster_id"].notna()].reset_index(drop=True)
-    needs_vectors = any(r.kind == "centroid_drift" for r in rules.rules)
-    reach_vectors = _vectors(lake, version, in_reach["doc_id"].tolist()) if needs_vectors else {}
-    in_reach = in_reach[in_reach["doc_id"].isin(reach_vectors)] if needs_vectors else in_reach
-    in_reach = in_reach.reset_index(drop=True)
-    dim = state.sums.shape[1] if state.sums.size else settings.embedding_dim
-    matrix = (
-        np.vstack([reach_vectors[d] for d in in_reach["doc_id"]])
-        if len(reach_vectors)
-        else np.zeros((len(in_reach), dim), np.float32)
-    )
+    found, matrix = store.get(in_reach["doc_id"])
+    in_reach = in_reach[found].reset_index(drop=True)
+    if not len(in_reach):
+        matrix = np.zeros((0, state.sums.shape[1] if state.sums.size else 1), np.float32)
     history_start = int(frame["event_us"].min()) if len(frame) else as_of_us
     complaints = Complaints(in_reach, matrix, history_start)
-    hits = evaluate_rules(rules.rules, complaints, as_of_us)
+    telemetry_rules = [r for r in rules.rules if r.kind == "telemetry_zscore"]
+    buckets = hourly_buckets(conn, as_of_us - reach_us, as_of_us) if telemetry_rules else None
+    hits = evaluate_rules(rules.rules, complaints, as_of_us, TelemetryBuckets(buckets) if buckets is not None else None)
     stats.rule_rows, stats.rules_fired = len(hits), int(hits["is_fired"].sum()) if len(hits) else 0
 
     # (3) incidents: open or update from fired rules, escalate, resolve the quiet ones
@@ -234,7 +237,7 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
         incidents, hits, all_complaints, as_of_us, run_id, excluded, rules.incidents.min_rules
     )
     stats.incidents_opened, stats.opened = len(opened), [i.incident_id for i in opened]
-    escalated_docs = _escalate(incidents, new_members, state, vectors, settings)
+    escalated_docs = _escalate(incidents, new_members, state, new_matrix, settings)
     stats.escalations = len(escalated_docs)
     severity_floor = {r.id: r.severity for r in rules.rules}
     old_members = (
@@ -283,7 +286,7 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
     return asdict(stats)
 
 
-def _escalate(incidents, new_members: pd.DataFrame, state: ClusterState, vectors, settings: Settings) -> dict:
+def _escalate(incidents, new_members: pd.DataFrame, state: ClusterState, matrix, settings: Settings) -> dict:
     """New complaints close to a known critical incident join it at once, without waiting for rules.
 
     Close means cosine to the incident's primary cluster centroid at or above the escalation setting;
@@ -294,8 +297,7 @@ def _escalate(incidents, new_members: pd.DataFrame, state: ClusterState, vectors
         return out
     index = {cid: k for k, cid in enumerate(state.ids)}
     centroids = state.centroids
-    docs = new_members["doc_id"].tolist()
-    matrix = np.vstack([vectors[d] for d in docs])
+    docs = new_members["doc_id"].tolist()  # row for row with ``matrix``
     for inc in critical:
         if inc.cluster_ids[0] not in index:
             continue
@@ -426,27 +428,25 @@ def _cluster_table(state: ClusterState, frame, cluster_rows, version: str, as_of
     known = cluster_rows.set_index("cluster_id") if len(cluster_rows) else None
     touched = frame[frame["cluster_id"].notna()]
     recent = touched[touched["event_us"] >= as_of_us - 3 * US_PER_DAY].groupby("cluster_id").size()
-    groups = {cid: g for cid, g in touched.groupby("cluster_id")}
-    # names from this run's view of each cluster (last 200 members), against every other cluster
-    texts = {cid: g["text"].fillna("").tail(200).tolist() for cid, g in groups.items()}
-    terms = representative_terms(texts, top=4)
+    category, product = _modes(touched, "category"), _modes(touched, "product")
+    first_seen = touched.groupby("cluster_id")["event_us"].min()
+    # names from this run's view of each cluster (its last 200 members), against every other cluster
+    texts = touched.groupby("cluster_id").tail(200).groupby("cluster_id")["text"].agg(lambda t: t.fillna("").tolist())
+    terms = representative_terms(texts.to_dict(), top=4)
     rows = []
     for k, cid in enumerate(state.ids):
-        g = groups.get(cid)
         prev = known.loc[cid] if known is not None and cid in known.index else None
-        category = detect._mode(g["category"]) if g is not None else (prev["category"] if prev is not None else None)
+        cat = category.get(cid, prev["category"] if prev is not None else None)
         t = terms.get(cid) or (json.loads(prev["top_terms"]) if prev is not None else [])
         rows.append(
             {
                 "cluster_id": cid,
-                "name": cluster_name(t[:3], category),
+                "name": cluster_name(t[:3], cat),
                 "top_terms": json.dumps(t),
-                "category": category,
-                "product": detect._mode(g["product"])
-                if g is not None
-                else (prev["product"] if prev is not None else None),
+                "category": cat,
+                "product": product.get(cid, prev["product"] if prev is not None else None),
                 "member_count": int(state.counts[k]),
-                "first_seen_at": _ts(int(g["event_us"].min())) if g is not None else prev["first_seen_at"],
+                "first_seen_at": _ts(int(first_seen[cid])) if cid in first_seen.index else prev["first_seen_at"],
                 "last_seen_at": _ts(int(state.last_seen_us[k])),
                 "velocity_per_day": round(float(recent.get(cid, 0)) / 3.0, 3),
                 "embedding_version": version,
@@ -456,6 +456,14 @@ def _cluster_table(state: ClusterState, frame, cluster_rows, version: str, as_of
             }
         )
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _modes(frame: pd.DataFrame, column: str) -> dict[str, str]:
+    """cluster_id -> its most common value of ``column`` (ties: alphabetical), in one pass."""
+    counts = frame.groupby(["cluster_id", column]).size().reset_index(name="n")
+    counts = counts.sort_values(["cluster_id", "n", column], ascending=[True, False, True])
+    top = counts.drop_duplicates("cluster_id")
+    return dict(zip(top["cluster_id"], top[column].astype(str), strict=True))
 
 
 def _rule_hit_table(hits: pd.DataFrame, incidents, run_id: str, now, frame) -> pa.Table:

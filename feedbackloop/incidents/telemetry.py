@@ -9,6 +9,7 @@ the complaint's platform whose version scheme (major number) matches, before the
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 ERROR_EVENTS = ("api_error", "crash", "checkout_failed", "login_failed")
@@ -138,3 +139,24 @@ def telemetry_summary(
             "p95_latency_ms": round(float(p95), 1) if p95 is not None else None,
         }
     return out
+
+
+def hourly_buckets(conn: duckdb.DuckDBPyConnection, lo_us: int, hi_us: int) -> pd.DataFrame | None:
+    """Telemetry per (platform, app version major, hour) between two times; None without telemetry."""
+    if not has_tables(conn, "silver.stg_bronze__telemetry_events"):
+        return None
+    return conn.execute(
+        f"""
+        select coalesce(platform, 'unknown') as platform,
+               coalesce(split_part(app_version, '.', 1), 'unknown') as version_major,
+               epoch_us(date_trunc('hour', event_at)) as hour_us,
+               count(*) filter (where event_type in {ERROR_EVENTS}) as error_events,
+               quantile_cont(value, 0.95) filter (where event_type = 'latency') as p95_latency_ms,
+               count(*) filter (where event_type = 'latency') as latency_n
+        from silver.stg_bronze__telemetry_events
+        where event_type <> 'deploy'
+          and event_at >= make_timestamptz(?::bigint) and event_at < make_timestamptz(?::bigint)
+        group by all
+        """,
+        [lo_us, hi_us],
+    ).df()
