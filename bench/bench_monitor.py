@@ -49,10 +49,8 @@ PRODUCTS = np.array(["com.acme.shop", "com.acme.bank", "com.acme.dashboard"])
 PLATFORMS = np.array(["android", "ios", "web"])
 VERSIONS = np.array(["5.3.0", "8.1.0", "26.40.1"])
 SOURCES = np.array(["google_play", "app_store", "zendesk"])
-WORDS = np.array(
-    "checkout fails again update support refund order search slow login loops crashes payment declined twice "
-    "report export layout menu battery".split()
-)
+_WORDS = "checkout fails again update support refund order search slow login loops crashes payment declined twice"
+WORDS = np.array((_WORDS + " report export layout menu battery").split())
 
 
 def build(lake: Lake, settings: Settings, rows: int, seed: int = 3) -> int:
