@@ -54,7 +54,7 @@ def incident_id_for(category: str, product: str, detected_us: int) -> str:
     return "inc-" + hashlib.sha1(f"{category}|{product}|{detected_us}".encode()).hexdigest()[:12]
 
 
-def _mode(values: pd.Series) -> str:
+def most_common(values: pd.Series) -> str:
     values = values.dropna()
     if values.empty:
         return "unknown"
@@ -71,9 +71,9 @@ def _scope_of(hit: pd.Series, window: pd.DataFrame) -> tuple[str, str] | None:
         items = items[items["cluster_id"] == hit["cluster_id"]]
     if items.empty:
         return None
-    category = subject.get("category") or _mode(items["category"])
+    category = subject.get("category") or most_common(items["category"])
     items = items[items["category"].fillna("unknown").astype(str) == category]
-    product = subject.get("product") or _mode(items["product"])
+    product = subject.get("product") or most_common(items["product"])
     return category, product
 
 
@@ -210,7 +210,7 @@ def outcome_of(members: pd.DataFrame, low_confidence_share: float = 0.5) -> str:
     if unsure is not None and (unsure == "low_confidence").mean() >= low_confidence_share:
         return "model_quality"
     actions = members["recommended_action"].map(OUTCOME_OF_ACTION).dropna()
-    return _mode(actions) if len(actions) else "product_behaviour"
+    return most_common(actions) if len(actions) else "product_behaviour"
 
 
 def velocity_per_day(event_us: np.ndarray, as_of_us: int, days: float = 3.0) -> float:

@@ -362,9 +362,9 @@ def _incident_row(inc, docs, lookup: pd.DataFrame, conn, severity_floor, as_of_u
     floor = max(floors, key=detect.SEVERITIES.index) if floors else None
     inc.severity = detect.SEVERITIES[max(detect.SEVERITIES.index(detect.severity_of(members, floor)),
                                          detect.SEVERITIES.index(inc.severity))]  # fmt: skip
-    platform = detect._mode(members["platform"]) if len(members) else None
+    platform = detect.most_common(members["platform"]) if len(members) else None
     versions = members["app_version"].dropna() if len(members) else pd.Series(dtype=str)
-    major = detect._mode(versions.str.split(".").str[0]) if len(versions) else None
+    major = detect.most_common(versions.str.split(".").str[0]) if len(versions) else None
     terms = representative_terms({"i": members["text"].fillna("").tolist()}, top=4)["i"] if len(members) else []
     quotes = members.sort_values("event_us").head(5)
     similar = members[members["source_system"] == "zendesk"]["doc_id"].head(10).tolist()
@@ -382,7 +382,7 @@ def _incident_row(inc, docs, lookup: pd.DataFrame, conn, severity_floor, as_of_u
         "incident_id": inc.incident_id,
         "name": f"{inc.category} on {inc.product}: {' / '.join(terms[:3])}" if terms else inc.category,
         "category": inc.category,
-        "product_area": detect._mode(members["product_area"]) if len(members) else None,
+        "product_area": detect.most_common(members["product_area"]) if len(members) else None,
         "product": inc.product,
         "platform": platform,
         "status": inc.status,
