@@ -34,7 +34,7 @@ class Rule(BaseModel):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")]
     kind: Kind
     description: str = ""
-    group_by: list[Dimension] = Field(default_factory=lambda: ["category"])
+    group_by: list[Dimension] = Field(default_factory=lambda: list[Dimension](["category"]))
     metric: Metric | None = None  # telemetry_zscore only
     window_days: Annotated[float, Field(gt=0, le=90)] = 7.0
     baseline_days: Annotated[float, Field(gt=0, le=365)] = 28.0  # zscore and centroid_drift: the long baseline
@@ -110,7 +110,7 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+    mapping: dict[str, Any] = {str(k): v for k, v in loader.construct_mapping(node, deep=True).items()}
     lines = {str(k.value): k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
     mapping["__lines__"] = {"__self__": node.start_mark.line + 1, **lines}
     return mapping
@@ -165,7 +165,8 @@ def parse_rules(text: str, source: str = "<rules>") -> RuleSet:
             line = _line_of(raw, loc)
             path = ".".join(str(p) for p in loc) or "(file)"
             if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
-                rule = raw.get("rules")[loc[1]] if isinstance(raw.get("rules"), list) else None
+                listed = raw.get("rules")
+                rule = listed[loc[1]] if isinstance(listed, list) and loc[1] < len(listed) else None
                 if isinstance(rule, dict) and isinstance(rule.get("id"), str):
                     path = f"rule {rule['id']!r}: " + (".".join(str(p) for p in loc[2:]) or "(rule)")
             problems.append(f"{source}, line {line if line is not None else '?'}: {path}: {err['msg']}")

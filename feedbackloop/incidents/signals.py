@@ -202,13 +202,12 @@ def evaluate_rule(rule: Rule, c: Complaints, as_of_us: int) -> pd.DataFrame:
 def evaluate_rules(
     rules: list[Rule], c: Complaints, as_of_us: int, telemetry: TelemetryBuckets | None = None
 ) -> pd.DataFrame:
-    frames = [
-        evaluate_telemetry_rule(rule, telemetry, as_of_us, c.history_start_us)
-        if rule.kind == "telemetry_zscore"
-        else evaluate_rule(rule, c, as_of_us)
-        for rule in rules
-        if rule.kind != "telemetry_zscore" or telemetry is not None
-    ]
+    frames = []
+    for rule in rules:
+        if rule.kind != "telemetry_zscore":
+            frames.append(evaluate_rule(rule, c, as_of_us))
+        elif telemetry is not None:  # no telemetry tables yet: the rule has nothing to say
+            frames.append(evaluate_telemetry_rule(rule, telemetry, as_of_us, c.history_start_us))
     frames = [f for f in frames if len(f)]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HIT_COLUMNS)
 

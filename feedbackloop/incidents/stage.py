@@ -169,7 +169,7 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
     as_of_us = _as_of_us(conn, as_of)
     if as_of_us is None or not has_tables(conn, "gold.fct_feedback_labels", "gold.fct_feedback"):
         return asdict(stats)  # nothing labelled yet: an empty window, not an error
-    stats.as_of = _ts(as_of_us).isoformat()
+    stats.as_of = datetime.fromtimestamp(as_of_us / 1e6, UTC).isoformat()
     which = rules.complaints
     frame = conn.execute(
         _COMPLAINTS_SQL,
@@ -446,7 +446,9 @@ def _cluster_table(state: ClusterState, frame, cluster_rows, version: str, as_of
                 "category": cat,
                 "product": product.get(cid, prev["product"] if prev is not None else None),
                 "member_count": int(state.counts[k]),
-                "first_seen_at": _ts(int(first_seen[cid])) if cid in first_seen.index else prev["first_seen_at"],
+                "first_seen_at": _ts(int(first_seen[cid]))
+                if cid in first_seen.index
+                else (prev["first_seen_at"] if prev is not None else None),
                 "last_seen_at": _ts(int(state.last_seen_us[k])),
                 "velocity_per_day": round(float(recent.get(cid, 0)) / 3.0, 3),
                 "embedding_version": version,
