@@ -204,6 +204,53 @@ def retrain(
     result = retrain_flow(decision_id=decision_id)
     console.print_json(json.dumps(result, default=str))
     console.print(("promoted: " if result["promoted"] else "kept the current model: ") + result["reason"])
+@app.command("monitor")
+def monitor_command(
+    as_of: str = typer.Option(None, help="Evaluate as of this UTC time (ISO 8601); default: the newest labelled item"),
+) -> None:
+    """Cluster new complaints, evaluate monitors/rules.yaml, open or update incidents (flow ``monitor``)."""
+    _quiet_third_parties()
+    from datetime import UTC, datetime
+
+    from feedbackloop.incidents.rules import RuleFileError, load_rules
+
+    try:
+        load_rules(get_settings().monitor_rules_path)
+    except RuleFileError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    when = None
+    if as_of:
+        when = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    from flows.monitor import monitor as monitor_flow
+
+    console.print_json(json.dumps(monitor_flow(as_of=when), default=str))
+
+
+@app.command("incidents")
+def incidents_command(
+    status: str = typer.Option("open", help="open, resolved or all"),
+    as_json: bool = typer.Option(False, "--json", help="Full rows with evidence as JSON"),
+) -> None:
+    """List incidents with their evidence: complaints, similar tickets and telemetry."""
+    from feedbackloop.incidents.report import list_incidents
+
+    if status not in {"open", "resolved", "all"}:
+        raise typer.BadParameter(f"status must be open, resolved or all, not {status!r}")
+    rows = list_incidents(get_settings(), None if status == "all" else status)
+    if as_json:
+        console.print_json(json.dumps(rows, default=str))
+        return
+    table = Table("incident", "name", "category", "product", "severity", "members", "first seen", "detected",
+                  "rules", "telemetry", "deploy", title=f"{status} incidents")  # fmt: skip
+    for i in rows:
+        table.add_row(
+            i["incident_id"], i["name"], i["category"], i["product"],
+            i["severity"] + (" !" if i["is_escalated"] else ""), str(i["member_count"]), str(i["first_seen_at"])[:16],
+            str(i["detected_at"])[:16], ",".join(i["rule_ids"]), str(i["telemetry_rows"]), i["usual_deploy_sha"] or "",
+        )  # fmt: skip
+    console.print(table)
 
 
 FILTER_HELP = "Repeat or comma-separate for several values"

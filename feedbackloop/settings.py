@@ -322,6 +322,26 @@ class Settings(BaseSettings):
         description="Retrain decisions within this many days of an open retrain action update it, not a new one",
     )
 
+    # -- monitor (incident detection) ---------------------------------------------------------------
+    monitor_rules_path: Path = Field(
+        PROJECT_ROOT / "monitors" / "rules.yaml", description="Monitoring rules (rolling windows, floors, quorums)"
+    )
+    incident_similarity_threshold: float = Field(
+        0.6, gt=0, le=1, description="Cosine to a cluster centroid at or above which a complaint joins the cluster"
+    )
+    incident_escalation_similarity: float = Field(
+        0.75, gt=0, le=1, description="A new complaint this close to a critical incident joins and escalates it at once"
+    )
+    incident_cluster_active_days: float = Field(
+        30.0, gt=0, description="Clusters with no member for this long take no new members (a new cluster starts)"
+    )
+    incident_resolve_after_hours: float = Field(
+        72.0, gt=0, description="An open incident with no new complaint and no rule firing for this long is resolved"
+    )
+    incident_telemetry_lookback_hours: float = Field(
+        24.0, gt=0, description="Telemetry window before each complaint used as its evidence"
+    )
+
     # -- databricks (production world) ----------------------------------------------------------
     databricks_host: str = Field("", description="Workspace host, e.g. adb-1234567890123456.7.azuredatabricks.net")
     databricks_token: SecretStr = Field(

@@ -19,6 +19,7 @@ from flows.enrich import enrich
 from flows.index import index
 from flows.ingest import ingest
 from flows.label import label
+from flows.monitor import monitor
 from flows.redact import redact
 from flows.stream import stream
 from flows.transform import transform
@@ -99,12 +100,15 @@ def summarize(stages: dict[str, Any], timings: dict[str, float]) -> dict[str, An
     return summary
 
 
-STAGES = ("ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold", "index", "drift", "act")
+STAGES = (
+    "ingest", "stream", "cdc", "silver", "enrich", "redact", "embed", "label", "gold",
+    "index", "monitor", "drift", "act",
+)  # fmt: skip
 
 
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
-    """ingest + stream + cdc -> bronze -> silver -> enrich -> redact -> label + embed -> gold -> index -> drift -> act.
+    """Every stage in order: bronze -> silver -> redact -> label + embed -> gold -> index -> monitor -> drift -> act.
 
     ``force`` rebuilds silver and gold even when no input changed (the daily full pass).
     """
@@ -131,6 +135,7 @@ def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dic
     timed("label", label)
     timed("gold", transform, select="gold", force=force)
     timed("index", tolerate_failure, stage=index)
+    timed("monitor", monitor)
     timed("drift", tolerate_failure, stage=drift)
     timed("act", act)
     return summarize(stages, timings)

@@ -77,6 +77,10 @@ def _register_builtin(tables: Iterable[DocTable]) -> None:
 # run interrupted midway never leaves derived rows whose source is already gone unnoticed.
 _register_builtin(
     [
+        # The monitor stage: complaint clusters and incidents name doc_ids (gold.fct_incident_*).
+        DocTable("gold", "fct_incident_members", role="incidents"),
+        DocTable("gold", "fct_incident_telemetry", role="incidents"),
+        DocTable("gold", "fct_feedback_cluster_members", role="incidents"),
         DocTable("gold", "fct_feedback", role="gold"),
         DocTable("gold", "fct_feedback_near_duplicates", role="gold"),
         # An action lists the feedback behind it; erasing one of those people drops the row, and the

@@ -1,0 +1,1 @@
+"""Detection: online complaint clustering, telemetry evidence, rules over rolling windows, incidents."""
