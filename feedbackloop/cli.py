@@ -56,6 +56,33 @@ def demo(
     manifest = write_demo_inbox(config, Path(settings.inbox_dir))
     console.print(f"demo data: {manifest['totals']} -> {settings.inbox_dir}")
     _run_pipeline()
+    _print_scorecard(manifest)
+
+
+def _print_scorecard(manifest: dict) -> None:
+    """What a newcomer should look at next: planted incidents found or not, the drift report, the console."""
+    from feedbackloop.demo.scorecard import detected_incidents, scorecard
+    from feedbackloop.drift.stage import reports_dir
+
+    settings = get_settings()
+    rows, others = scorecard(manifest, detected_incidents(settings))
+    table = Table("planted incident", "onset", "detected as", "detected at", "members", "telemetry rows",
+                  title="planted incidents (lake/demo_manifest.json) vs the monitor")  # fmt: skip
+    for row in rows:
+        planted, found = row["planted"], row["detected"]
+        table.add_row(
+            f"{planted['id']} ({planted['category']}/{planted['product']})",
+            planted["onset"],
+            f"{found['incident_id']}: {found['name']}" if found else "[red]not detected[/]",
+            str(found["detected_at"]) if found else "",
+            str(found["member_count"]) if found else "",
+            str(found["telemetry_rows"]) if found else "",
+        )
+    console.print(table)
+    console.print(f"other incidents opened: {len(others)}")
+    report = reports_dir(settings) / "latest.html"
+    drift = report if report.exists() else "not written (see the drift stage's figures)"
+    console.print(f"next: [bold]feedbackloop incidents[/] (evidence), [bold]feedbackloop ui[/], drift: {drift}")
 
 
 @app.command()
@@ -204,6 +231,8 @@ def retrain(
     result = retrain_flow(decision_id=decision_id)
     console.print_json(json.dumps(result, default=str))
     console.print(("promoted: " if result["promoted"] else "kept the current model: ") + result["reason"])
+
+
 @app.command("monitor")
 def monitor_command(
     as_of: str = typer.Option(None, help="Evaluate as of this UTC time (ISO 8601); default: the newest labelled item"),
@@ -795,6 +824,8 @@ def _ensure_process_pool(name: str) -> bool:
         except ObjectAlreadyExists:
             return False
     return True
+
+
 @app.command("act")
 def act_command(
     retry_failed: bool = typer.Option(False, help="Send actions marked failed (after fixing the sink or matrix)"),
