@@ -29,11 +29,14 @@ class Complaints:
     #                     source_system, cluster_id
     vectors: np.ndarray
     history_start_us: int  # the earliest monitored event: baselines before it do not exist
+    # telemetry session_start counts per (platform, app_version, hour_us): release_regression's denominator
+    sessions: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
 
 
+SESSION_COLUMNS = ["platform", "app_version", "hour_us", "sessions"]
 HIT_COLUMNS = [
     "rule_id", "rule_kind", "subject", "subject_json", "window_start_us", "window_end_us",
     "observed", "baseline", "threshold", "volume", "is_above_floor", "has_baseline", "is_significant",
@@ -42,7 +45,7 @@ HIT_COLUMNS = [
 
 
 def _subject_codes(frame: pd.DataFrame, rule: Rule) -> tuple[np.ndarray, list[dict[str, str]]]:
-    cols = list(rule.group_by)
+    cols = rule.subject_columns
     if not cols:
         return np.zeros(len(frame), np.int64), [{}]
     keys = frame[cols].astype("string").fillna("unknown")
@@ -91,6 +94,9 @@ def _evaluate_window(
         # counts are Poisson-ish: a quiet baseline's std is floored at sqrt(mean) and at 1
         observed = (volume - mean) / np.maximum(np.maximum(std, np.sqrt(mean)), 1.0)
         return observed, mean, volume, has_base, clusters, np.ones(n, bool)
+    if rule.kind == "release_regression":
+        observed, baseline, has_base, z = _release_regression(rule, c, codes, n, volume, end - w, end)
+        return observed, baseline, volume, has_base, clusters, z >= rule.min_z
     if rule.kind == "cluster_share":
         cl = c.frame["cluster_id"].to_numpy()[cur]
         sub = codes[cur]
@@ -130,6 +136,53 @@ def _evaluate_window(
     # few baseline windows make a shaky std: never less than half the usual drift
     significant = enough & (observed >= mean + rule.min_z * np.maximum(std, 0.5 * mean))
     return observed, base_volume, volume, has_base & enough, clusters, significant
+
+
+def _release_regression(
+    rule: Rule, c: Complaints, codes: np.ndarray, n: int, volume: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rate ratio, expected complaints, has_baseline, z) of each version against its siblings.
+
+    Siblings are the other versions of the same product, platform and version major (plus the rule's
+    group_by) in the same window. Under "the version is no worse", its share of the pooled complaints is
+    binomial with p = its share of the pooled sessions; z is the one-sided binomial tail as a normal
+    quantile, so 2 complaints on a version that holds 5% of sessions can be significant while 2 on one
+    holding half are not. Siblings without complaints (a brand-new category) count as one.
+    """
+    from scipy import stats
+
+    subjects = pd.DataFrame(
+        [json.loads(s) for s in _subject_json(c, rule, codes, n)], columns=rule.subject_columns
+    ).fillna("unknown")
+    sessions = c.sessions if c.sessions is not None else pd.DataFrame(columns=SESSION_COLUMNS)
+    in_window = sessions[(sessions["hour_us"] >= lo) & (sessions["hour_us"] < hi)]
+    per_version = in_window.groupby(["platform", "app_version"])["sessions"].sum()
+    pairs = zip(subjects["platform"], subjects["app_version"], strict=True)
+    s_v = np.array([float(per_version.get(pair, 0.0)) for pair in pairs])
+    major = subjects["app_version"].astype(str).str.split(".").str[0]
+    version_major = per_version.reset_index()
+    version_major["major"] = version_major["app_version"].astype(str).str.split(".").str[0]
+    per_major = version_major.groupby(["platform", "major"])["sessions"].sum()
+    s_all = np.array([float(per_major.get((p, m), 0.0)) for p, m in zip(subjects["platform"], major, strict=True)])
+    s_o = s_all - s_v
+    pool = [*[g for g in rule.group_by if g not in ("platform", "app_version")], "product", "platform"]
+    keys = subjects[pool].astype(str).agg("|".join, axis=1) + "|" + major
+    known = (subjects["app_version"] != "unknown").to_numpy()
+    k_v = volume
+    k_all = pd.Series(np.where(known, k_v, 0.0)).groupby(keys.to_numpy()).transform("sum").to_numpy()
+    k_o = np.where(known, k_all - k_v, 0.0)
+    has_base = known & (s_v >= rule.min_sessions) & (s_o >= rule.min_sessions)
+    share = np.where(has_base, s_v / np.maximum(s_all, 1.0), 1.0)
+    observed = np.where(has_base, (k_v / np.maximum(s_v, 1.0)) / (np.maximum(k_o, 1.0) / np.maximum(s_o, 1.0)), 0.0)
+    total = (k_v + k_o).astype(np.int64)
+    tail = stats.binom.sf(k_v.astype(np.int64) - 1, np.maximum(total, 1), np.clip(share, 1e-9, 1.0))
+    z = np.where(has_base & (k_v > 0), stats.norm.isf(np.clip(tail, 1e-300, 1.0)), 0.0)
+    return observed, np.where(has_base, share * (k_v + k_o), 0.0), has_base, z
+
+
+def _subject_json(c: Complaints, rule: Rule, codes: np.ndarray, n: int) -> list[str]:
+    _, subjects = _subject_codes(c.frame, rule)
+    return [json.dumps(s) for s in subjects]
 
 
 def _drift(cur_sum: np.ndarray, base_sum: np.ndarray) -> np.ndarray:
