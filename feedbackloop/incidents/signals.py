@@ -64,9 +64,10 @@ def _counts(codes: np.ndarray, s: slice, n: int) -> np.ndarray:
 
 
 def _evaluate_window(
-    rule: Rule, c: Complaints, codes: np.ndarray, n: int, end: int
+    rule: Rule, c: Complaints, codes: np.ndarray, subjects: list[dict[str, str]], end: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str | None], np.ndarray]:
     """(observed, baseline, volume, has_baseline, cluster per subject, significant) for the window at ``end``."""
+    n = len(subjects)
     t = c.frame["event_us"].to_numpy()
     w = int(rule.window_days * US_PER_DAY)
     cur = _span(t, end - w, end)
@@ -95,7 +96,7 @@ def _evaluate_window(
         observed = (volume - mean) / np.maximum(np.maximum(std, np.sqrt(mean)), 1.0)
         return observed, mean, volume, has_base, clusters, np.ones(n, bool)
     if rule.kind == "release_regression":
-        observed, baseline, has_base, z = _release_regression(rule, c, codes, n, volume, end - w, end)
+        observed, baseline, has_base, z = _release_regression(rule, c, subjects, volume, end - w, end)
         return observed, baseline, volume, has_base, clusters, z >= rule.min_z
     if rule.kind == "cluster_share":
         cl = c.frame["cluster_id"].to_numpy()[cur]
@@ -139,21 +140,20 @@ def _evaluate_window(
 
 
 def _release_regression(
-    rule: Rule, c: Complaints, codes: np.ndarray, n: int, volume: np.ndarray, lo: int, hi: int
+    rule: Rule, c: Complaints, subject_keys: list[dict[str, str]], volume: np.ndarray, lo: int, hi: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(rate ratio, expected complaints, has_baseline, z) of each version against its siblings.
 
     Siblings are the other versions of the same product, platform and version major (plus the rule's
     group_by) in the same window. Under "the version is no worse", its share of the pooled complaints is
     binomial with p = its share of the pooled sessions; z is the one-sided binomial tail as a normal
-    quantile, so 2 complaints on a version that holds 5% of sessions can be significant while 2 on one
-    holding half are not. Siblings without complaints (a brand-new category) count as one.
+    quantile, so 5 complaints on a version that holds 17% of the sessions against 3 on its siblings are
+    significant while the same counts on one holding half are not. Siblings without complaints (a
+    brand-new category) count as one.
     """
     from scipy import stats
 
-    subjects = pd.DataFrame(
-        [json.loads(s) for s in _subject_json(c, rule, codes, n)], columns=rule.subject_columns
-    ).fillna("unknown")
+    subjects = pd.DataFrame(subject_keys, columns=rule.subject_columns).fillna("unknown")
     sessions = c.sessions if c.sessions is not None else pd.DataFrame(columns=SESSION_COLUMNS)
     in_window = sessions[(sessions["hour_us"] >= lo) & (sessions["hour_us"] < hi)]
     per_version = in_window.groupby(["platform", "app_version"])["sessions"].sum()
@@ -178,11 +178,6 @@ def _release_regression(
     tail = stats.binom.sf(k_v.astype(np.int64) - 1, np.maximum(total, 1), np.clip(share, 1e-9, 1.0))
     z = np.where(has_base & (k_v > 0), stats.norm.isf(np.clip(tail, 1e-300, 1.0)), 0.0)
     return observed, np.where(has_base, share * (k_v + k_o), 0.0), has_base, z
-
-
-def _subject_json(c: Complaints, rule: Rule, codes: np.ndarray, n: int) -> list[str]:
-    _, subjects = _subject_codes(c.frame, rule)
-    return [json.dumps(s) for s in subjects]
 
 
 def _drift(cur_sum: np.ndarray, base_sum: np.ndarray) -> np.ndarray:
@@ -215,7 +210,7 @@ def evaluate_rule(rule: Rule, c: Complaints, as_of_us: int) -> pd.DataFrame:
     latest = None
     for k in range(rule.quorum.consecutive_windows):
         end = as_of_us - k * step
-        observed, baseline, volume, has_base, clusters, significant = _evaluate_window(rule, c, codes, n, end)
+        observed, baseline, volume, has_base, clusters, significant = _evaluate_window(rule, c, codes, subjects, end)
         ok = (observed >= rule.threshold) & (volume >= rule.min_volume) & has_base & significant
         met += ok & (met == k)  # counts only an unbroken run of windows back from the latest
         if latest is None:
