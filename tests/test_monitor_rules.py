@@ -25,9 +25,19 @@ rules:
 
 def test_the_shipped_rule_file_covers_every_rule_kind_with_a_floor_and_a_quorum() -> None:
     rules = load_rules(SHIPPED).rules
-    assert {r.kind for r in rules} == {"volume_change", "cluster_share", "centroid_drift", "zscore", "telemetry_zscore"}
+    assert {r.kind for r in rules} == {
+        "volume_change", "cluster_share", "centroid_drift", "zscore", "telemetry_zscore", "release_regression"
+    }  # fmt: skip
     assert all(r.min_volume >= 1 for r in rules)
-    assert all(r.quorum.consecutive_windows >= 2 or r.quorum.min_sources >= 2 for r in rules)
+    # a quorum of windows or of sources; telemetry rules only corroborate complaints (a second source), and
+    # requires_telemetry rules need a telemetry rule firing alongside them
+    assert all(
+        r.quorum.consecutive_windows >= 2
+        or r.quorum.min_sources >= 2
+        or r.requires_telemetry
+        or r.kind == "telemetry_zscore"
+        for r in rules
+    )
 
 
 def test_a_misspelt_key_is_reported_with_its_line_and_rule_id() -> None:

@@ -86,6 +86,12 @@ def _products_of(subject: dict[str, str], frame: pd.DataFrame) -> set[str]:
     return set(match["product"].dropna().astype(str))
 
 
+def _backed(hit: pd.Series, telemetry_hits: list[pd.Series]) -> bool:
+    """A telemetry rule fired for the hit's product, and for its platform when the hit names one."""
+    platform = json.loads(hit["subject_json"]).get("platform")
+    return any(platform in (None, json.loads(t["subject_json"]).get("platform")) for t in telemetry_hits)
+
+
 def _incident_clusters(scope_items: pd.DataFrame, before: pd.DataFrame, forced: list[str]) -> list[str]:
     """The scope's *growing* clusters: at least max(2, 10%) of its window complaints, and more than
     twice what the cluster had in the equally long period before (the regression, not the usual gripes).
@@ -108,9 +114,17 @@ def open_or_update(
     run_id: str,
     excluded_categories: set[str],
     min_rules: int = 1,
+    needs_telemetry: set[str] | frozenset[str] = frozenset(),
+    explains: dict[str, set[str]] | None = None,
 ) -> tuple[list[Incident], set[tuple[str, str]]]:
     """Fold this run's fired rules into ``incidents`` (mutated); returns the ones opened now and the
-    (category, product) scopes any rule fired for."""
+    (category, product) scopes any rule fired for.
+
+    A telemetry rule corroborates the scopes of its product, limited to the complaint categories it can
+    explain (``explains``: rule id -> categories; absent means any). Rules in ``needs_telemetry`` count
+    only where such a telemetry rule fired for the same product (and platform), and then only for the
+    product's strongest such scope: one telemetry anomaly is one problem, not a licence for every
+    category's small bumps that day."""
     fired = hits[hits["is_fired"].astype(bool)] if len(hits) else hits
     frame = complaints.frame
     by_scope: dict[tuple[str, str], list[pd.Series]] = {}
@@ -125,8 +139,26 @@ def open_or_update(
         if scope is None or scope[0] in excluded_categories:
             continue
         by_scope.setdefault(scope, []).append(hit)
+    explains = explains or {}
+
+    def backing(scope: tuple[str, str]) -> list[pd.Series]:
+        return [h for h in corroborating.get(scope[1], []) if scope[0] in explains.get(h["rule_id"], {scope[0]})]
+
+    strongest: dict[str, tuple[float, tuple[str, str]]] = {}  # product -> best telemetry-backed weak signal
     for scope, scope_hits in by_scope.items():
-        scope_hits += corroborating.get(scope[1], [])
+        for h in scope_hits:
+            if h["rule_id"] in needs_telemetry and _backed(h, backing(scope)):
+                strongest[scope[1]] = max(strongest.get(scope[1], (-np.inf, scope)), (float(h["observed"]), scope))
+    for scope in list(by_scope):
+        by_scope[scope] = [
+            h
+            for h in by_scope[scope]
+            if h["rule_id"] not in needs_telemetry or strongest.get(scope[1], (0, None))[1] == scope
+        ]
+        if not by_scope[scope]:
+            del by_scope[scope]
+    for scope, scope_hits in by_scope.items():
+        scope_hits += backing(scope)
     opened = []
     open_by_scope = {i.scope: i for i in incidents if i.status == "open"}
     for scope, scope_hits in sorted(by_scope.items()):

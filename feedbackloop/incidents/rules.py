@@ -13,9 +13,12 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Kind = Literal["volume_change", "cluster_share", "centroid_drift", "zscore", "telemetry_zscore"]
+Kind = Literal["volume_change", "cluster_share", "centroid_drift", "zscore", "telemetry_zscore", "release_regression"]
 # telemetry_zscore: app telemetry per (platform, app version major) against its long baseline; it only
 # corroborates a complaint rule for the same product, it never opens an incident alone
+# release_regression: complaints per session on one app version against the same product's other versions in
+# the same window (sessions are telemetry session_start events), so a bad release shows at low volume
+RELEASE_DIMENSIONS = ("product", "platform", "app_version")
 Metric = Literal["error_events", "p95_latency_ms"]
 Dimension = Literal["category", "product", "platform", "product_area", "app_version", "source_system", "cluster_id"]
 
@@ -45,6 +48,20 @@ class Rule(BaseModel):
     min_z: Annotated[float, Field(ge=0)] = 3.0
     quorum: Quorum = Field(default_factory=Quorum)
     severity: Literal["low", "medium", "high", "critical"] | None = None  # floor for incidents it opens
+    # release_regression: both the version and its siblings need this many sessions in the window
+    min_sessions: Annotated[int, Field(ge=1)] = 30
+    # only counts toward an incident when a telemetry rule fires for the same product in the same run: a
+    # weak complaint signal backed by a strong telemetry one (the quorum is "two sources")
+    requires_telemetry: bool = False
+    # telemetry rules: the complaint categories this signal can explain (a latency spike explains
+    # "slow" complaints, not billing ones); empty means any category
+    explains: list[str] = Field(default_factory=list)
+
+    @property
+    def subject_columns(self) -> list[str]:
+        if self.kind != "release_regression":
+            return list(self.group_by)
+        return list(self.group_by) + [d for d in RELEASE_DIMENSIONS if d not in self.group_by]
 
     @model_validator(mode="after")
     def _shape(self) -> Rule:
@@ -58,6 +75,10 @@ class Rule(BaseModel):
             raise ValueError("metric is required for telemetry_zscore rules and only allowed there")
         if self.kind in {"zscore", "telemetry_zscore"} and self.baseline_days < 3 * self.window_days:
             raise ValueError("a z-score needs baseline_days of at least three windows")
+        if self.explains and self.kind != "telemetry_zscore":
+            raise ValueError("explains is for telemetry rules: the complaint categories they corroborate")
+        if self.requires_telemetry and self.kind == "telemetry_zscore":
+            raise ValueError("requires_telemetry is for complaint rules; telemetry rules corroborate them")
         if len(set(self.group_by)) != len(self.group_by):
             raise ValueError("group_by lists a dimension twice")
         return self

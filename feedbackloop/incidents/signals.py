@@ -29,11 +29,14 @@ class Complaints:
     #                     source_system, cluster_id
     vectors: np.ndarray
     history_start_us: int  # the earliest monitored event: baselines before it do not exist
+    # telemetry session_start counts per (platform, app_version, hour_us): release_regression's denominator
+    sessions: pd.DataFrame | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
 
 
+SESSION_COLUMNS = ["platform", "app_version", "hour_us", "sessions"]
 HIT_COLUMNS = [
     "rule_id", "rule_kind", "subject", "subject_json", "window_start_us", "window_end_us",
     "observed", "baseline", "threshold", "volume", "is_above_floor", "has_baseline", "is_significant",
@@ -42,7 +45,7 @@ HIT_COLUMNS = [
 
 
 def _subject_codes(frame: pd.DataFrame, rule: Rule) -> tuple[np.ndarray, list[dict[str, str]]]:
-    cols = list(rule.group_by)
+    cols = rule.subject_columns
     if not cols:
         return np.zeros(len(frame), np.int64), [{}]
     keys = frame[cols].astype("string").fillna("unknown")
@@ -61,9 +64,10 @@ def _counts(codes: np.ndarray, s: slice, n: int) -> np.ndarray:
 
 
 def _evaluate_window(
-    rule: Rule, c: Complaints, codes: np.ndarray, n: int, end: int
+    rule: Rule, c: Complaints, codes: np.ndarray, subjects: list[dict[str, str]], end: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str | None], np.ndarray]:
     """(observed, baseline, volume, has_baseline, cluster per subject, significant) for the window at ``end``."""
+    n = len(subjects)
     t = c.frame["event_us"].to_numpy()
     w = int(rule.window_days * US_PER_DAY)
     cur = _span(t, end - w, end)
@@ -91,6 +95,9 @@ def _evaluate_window(
         # counts are Poisson-ish: a quiet baseline's std is floored at sqrt(mean) and at 1
         observed = (volume - mean) / np.maximum(np.maximum(std, np.sqrt(mean)), 1.0)
         return observed, mean, volume, has_base, clusters, np.ones(n, bool)
+    if rule.kind == "release_regression":
+        observed, baseline, has_base, z = _release_regression(rule, c, subjects, volume, end - w, end)
+        return observed, baseline, volume, has_base, clusters, z >= rule.min_z
     if rule.kind == "cluster_share":
         cl = c.frame["cluster_id"].to_numpy()[cur]
         sub = codes[cur]
@@ -132,6 +139,47 @@ def _evaluate_window(
     return observed, base_volume, volume, has_base & enough, clusters, significant
 
 
+def _release_regression(
+    rule: Rule, c: Complaints, subject_keys: list[dict[str, str]], volume: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rate ratio, expected complaints, has_baseline, z) of each version against its siblings.
+
+    Siblings are the other versions of the same product, platform and version major (plus the rule's
+    group_by) in the same window. Under "the version is no worse", its share of the pooled complaints is
+    binomial with p = its share of the pooled sessions; z is the one-sided binomial tail as a normal
+    quantile, so 5 complaints on a version that holds 17% of the sessions against 3 on its siblings are
+    significant while the same counts on one holding half are not. Siblings without complaints (a
+    brand-new category) count as one.
+    """
+    from scipy import stats
+
+    subjects = pd.DataFrame(subject_keys, columns=rule.subject_columns).fillna("unknown")
+    sessions = c.sessions if c.sessions is not None else pd.DataFrame(columns=SESSION_COLUMNS)
+    in_window = sessions[(sessions["hour_us"] >= lo) & (sessions["hour_us"] < hi)]
+    per_version = in_window.groupby(["platform", "app_version"])["sessions"].sum()
+    pairs = zip(subjects["platform"], subjects["app_version"], strict=True)
+    s_v = np.array([float(per_version.get(pair, 0.0)) for pair in pairs])
+    major = subjects["app_version"].astype(str).str.split(".").str[0]
+    version_major = per_version.reset_index()
+    version_major["major"] = version_major["app_version"].astype(str).str.split(".").str[0]
+    per_major = version_major.groupby(["platform", "major"])["sessions"].sum()
+    s_all = np.array([float(per_major.get((p, m), 0.0)) for p, m in zip(subjects["platform"], major, strict=True)])
+    s_o = s_all - s_v
+    pool = [*[g for g in rule.group_by if g not in ("platform", "app_version")], "product", "platform"]
+    keys = subjects[pool].astype(str).agg("|".join, axis=1) + "|" + major
+    known = (subjects["app_version"] != "unknown").to_numpy()
+    k_v = volume
+    k_all = pd.Series(np.where(known, k_v, 0.0)).groupby(keys.to_numpy()).transform("sum").to_numpy()
+    k_o = np.where(known, k_all - k_v, 0.0)
+    has_base = known & (s_v >= rule.min_sessions) & (s_o >= rule.min_sessions)
+    share = np.where(has_base, s_v / np.maximum(s_all, 1.0), 1.0)
+    observed = np.where(has_base, (k_v / np.maximum(s_v, 1.0)) / (np.maximum(k_o, 1.0) / np.maximum(s_o, 1.0)), 0.0)
+    total = (k_v + k_o).astype(np.int64)
+    tail = stats.binom.sf(k_v.astype(np.int64) - 1, np.maximum(total, 1), np.clip(share, 1e-9, 1.0))
+    z = np.where(has_base & (k_v > 0), stats.norm.isf(np.clip(tail, 1e-300, 1.0)), 0.0)
+    return observed, np.where(has_base, share * (k_v + k_o), 0.0), has_base, z
+
+
 def _drift(cur_sum: np.ndarray, base_sum: np.ndarray) -> np.ndarray:
     num = (cur_sum * base_sum).sum(axis=1)
     den = np.linalg.norm(cur_sum, axis=1) * np.linalg.norm(base_sum, axis=1)
@@ -162,7 +210,7 @@ def evaluate_rule(rule: Rule, c: Complaints, as_of_us: int) -> pd.DataFrame:
     latest = None
     for k in range(rule.quorum.consecutive_windows):
         end = as_of_us - k * step
-        observed, baseline, volume, has_base, clusters, significant = _evaluate_window(rule, c, codes, n, end)
+        observed, baseline, volume, has_base, clusters, significant = _evaluate_window(rule, c, codes, subjects, end)
         ok = (observed >= rule.threshold) & (volume >= rule.min_volume) & has_base & significant
         met += ok & (met == k)  # counts only an unbroken run of windows back from the latest
         if latest is None:

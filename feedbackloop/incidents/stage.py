@@ -32,7 +32,13 @@ from feedbackloop.incidents.tables import (
     RULE_HITS,
     clusters_schema,
 )
-from feedbackloop.incidents.telemetry import has_tables, hourly_buckets, telemetry_evidence, telemetry_summary
+from feedbackloop.incidents.telemetry import (
+    has_tables,
+    hourly_buckets,
+    telemetry_evidence,
+    telemetry_summary,
+    version_sessions,
+)
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
 from feedbackloop.warehouse import connect
@@ -222,7 +228,10 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
     if not len(in_reach):
         matrix = np.zeros((0, state.sums.shape[1] if state.sums.size else 1), np.float32)
     history_start = int(frame["event_us"].min()) if len(frame) else as_of_us
-    complaints = Complaints(in_reach, matrix, history_start)
+    sessions = None
+    if any(r.kind == "release_regression" for r in rules.rules):
+        sessions = version_sessions(conn, as_of_us - reach_us, as_of_us)
+    complaints = Complaints(in_reach, matrix, history_start, sessions)
     telemetry_rules = [r for r in rules.rules if r.kind == "telemetry_zscore"]
     buckets = hourly_buckets(conn, as_of_us - reach_us, as_of_us) if telemetry_rules else None
     hits = evaluate_rules(rules.rules, complaints, as_of_us, TelemetryBuckets(buckets) if buckets is not None else None)
@@ -234,7 +243,15 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
     all_complaints = Complaints(frame[frame["cluster_id"].notna()].reset_index(drop=True), np.zeros((0, 0)),
                                 history_start)  # fmt: skip
     opened, fired_scopes = detect.open_or_update(
-        incidents, hits, all_complaints, as_of_us, run_id, excluded, rules.incidents.min_rules
+        incidents,
+        hits,
+        all_complaints,
+        as_of_us,
+        run_id,
+        excluded,
+        rules.incidents.min_rules,
+        {r.id for r in rules.rules if r.requires_telemetry},
+        {r.id: set(r.explains) for r in rules.rules if r.explains},
     )
     stats.incidents_opened, stats.opened = len(opened), [i.incident_id for i in opened]
     escalated_docs = _escalate(incidents, new_members, state, new_matrix, settings)

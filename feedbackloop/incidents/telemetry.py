@@ -160,3 +160,20 @@ def hourly_buckets(conn: duckdb.DuckDBPyConnection, lo_us: int, hi_us: int) -> p
         """,
         [lo_us, hi_us],
     ).df()
+
+
+def version_sessions(conn: duckdb.DuckDBPyConnection, lo_us: int, hi_us: int) -> pd.DataFrame | None:
+    """Sessions (session_start events) per (platform, app version, hour); None without telemetry."""
+    if not has_tables(conn, "silver.stg_bronze__telemetry_events"):
+        return None
+    return conn.execute(
+        """
+        select coalesce(platform, 'unknown') as platform, coalesce(app_version, 'unknown') as app_version,
+               epoch_us(date_trunc('hour', event_at)) as hour_us, count(*)::double as sessions
+        from silver.stg_bronze__telemetry_events
+        where event_type = 'session_start'
+          and event_at >= make_timestamptz(?::bigint) and event_at < make_timestamptz(?::bigint)
+        group by all
+        """,
+        [lo_us, hi_us],
+    ).df()
