@@ -26,6 +26,10 @@ SECRET_SETTINGS = (
     "webhook_secrets",
     "storage_options",
     "vault_storage_options",
+    "jira_api_token",
+    "servicenow_password",
+    "slack_webhook_url",
+    "action_webhook_secret",
 )
 MAPPING_SETTINGS = {"webhook_secrets", "storage_options", "vault_storage_options"}
 

@@ -92,7 +92,7 @@ def test_lineage_names_the_source_file_offset_runs_and_code_version(governed: Se
 
 def test_lineage_shows_the_label_with_its_model_and_run(governed: Settings) -> None:
     result = lineage(governed, gold_doc(governed, "1"))
-    (label,) = result.stages["labels"]
+    (label,) = [row for row in result.stages["labels"] if row["table"] == "silver.feedback_labels"]
     assert label["model_id"] and label["taxonomy_version"]
     assert result.runs[label["label_run_id"]]["flow_name"] == "label"
     assert "silver.feedback_labels" not in result.absent

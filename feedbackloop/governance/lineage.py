@@ -89,7 +89,7 @@ def lineage(settings: Settings, doc_id: str) -> Lineage:
         if rows is None:
             result.absent.append(table.label)
             continue
-        result.stages.setdefault(table.role, []).extend(_plain(r) for r in rows)
+        result.stages.setdefault(table.role, []).extend({"table": table.label, **_plain(r)} for r in rows)
     result.runs = _runs(lake, result)
     return result
 
