@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,6 +84,23 @@ def browser(request: pytest.FixtureRequest) -> Iterator[object]:
         driver.quit()
 
 
+def click_and_wait_for_page(browser: Any, element: Any) -> None:
+    """Click something that loads a new page, and return once that page has loaded.
+
+    Selenium's click returns as soon as the click is dispatched; reading right away can still see the
+    old page (this failed once on a busy machine).
+    """
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait = WebDriverWait(browser, 30)
+    wait.until(ec.staleness_of(page))
+    wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
+
+
 def test_overview_renders_with_data(served: tuple[str, Settings], browser: object) -> None:
     from selenium.webdriver.common.by import By
 
@@ -94,7 +112,7 @@ def test_overview_renders_with_data(served: tuple[str, Settings], browser: objec
     assert browser.find_element(By.CSS_SELECTOR, "#sentiment-chart svg").is_displayed()
     incident = browser.find_element(By.CSS_SELECTOR, f'#incidents a[href="/incidents/{INCIDENT_ID}"]')
     assert incident.text == "Checkout freezes at payment"
-    incident.click()
+    click_and_wait_for_page(browser, incident)
     assert browser.find_element(By.CSS_SELECTOR, "#linked-ticket a").text == "SHOP-42"
 
 
@@ -108,7 +126,7 @@ def test_a_search_returns_filtered_results(served: tuple[str, Settings], browser
     box.send_keys("payment screen freezes")
     Select(browser.find_element(By.NAME, "platform")).select_by_value("ios")
     Select(browser.find_element(By.NAME, "category")).select_by_value("bug")
-    browser.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
+    click_and_wait_for_page(browser, browser.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]"))
     results = browser.find_elements(By.CSS_SELECTOR, "#results .result")
     doc_ids = [r.get_attribute("data-doc-id") for r in results]
     assert set(doc_ids[:2]) == {"checkout-ios", "pay-spinner"}
@@ -126,7 +144,7 @@ def test_a_review_correction_persists(served: tuple[str, Settings], browser: obj
     item = browser.find_element(By.CSS_SELECTOR, '.review-item[data-doc-id="payment-android"]')
     item.find_element(By.NAME, "reviewer").send_keys("kim")
     Select(item.find_element(By.NAME, "category")).select_by_value("performance")
-    item.find_element(By.CSS_SELECTOR, 'button[value="correct"]').click()
+    click_and_wait_for_page(browser, item.find_element(By.CSS_SELECTOR, 'button[value="correct"]'))
     assert browser.find_element(By.ID, "review-message").text == "corrected payment-android"
     assert not browser.find_elements(By.CSS_SELECTOR, '.review-item[data-doc-id="payment-android"]')
     [stored] = reviews(settings)
@@ -146,7 +164,7 @@ def test_markup_typed_into_search_is_shown_as_text_and_never_runs(
     payload = "<img src=x onerror=alert(1)> checkout' OR 1=1 --"
     browser.get(url + "/search")
     browser.find_element(By.NAME, "q").send_keys(payload)
-    browser.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]").click()
+    click_and_wait_for_page(browser, browser.find_element(By.CSS_SELECTOR, "#search-form button[type=submit]"))
     assert payload in browser.find_element(By.ID, "search-summary").text
     assert not browser.find_elements(By.CSS_SELECTOR, "#search-summary img")
     with pytest.raises(NoAlertPresentException):
