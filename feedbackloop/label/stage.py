@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 
 from feedbackloop.embed.model import Embedder, get_embedder
-from feedbackloop.label.audit import code_version
+from feedbackloop.governance.runs import code_version
 from feedbackloop.label.cache import LabelCache
 from feedbackloop.label.cascade import Audit, Cascade, CascadeStats, LabelInput
 from feedbackloop.label.client import LLMLabeler
