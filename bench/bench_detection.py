@@ -5,12 +5,12 @@
     # or reuse lakes the pipeline already built (<workdir>/<scenario>/lake + demo_manifest.json):
     .venv/bin/python bench/bench_detection.py --workdir /tmp/detect --reuse
 
-For each scenario, the monitor runs as of every day at 00:00 UTC (``--cadence-hours``) from the
-third day on, from an empty monitor state. Prints, per planted incident: detection time,
-time-to-detection, how many runs after the first run past the onset it took, category/product match,
-telemetry evidence rows and deploy SHAs; and the control scenario's incident count. The baseline is the
-naive detector the rules replace: "a category's complaints up 30% week over week" with no floor,
-significance or quorum, counted over the same runs.
+For each scenario, the monitor stage catches up from an empty monitor state: a pass as of every day
+at 00:00 UTC (``--cadence-hours``) from the third day on, then one at the newest data. Prints, per
+planted incident: detection time, time-to-detection, how many runs after the first run past the onset
+it took, category/product match, telemetry evidence rows and deploy SHAs; and the control scenario's
+incident count. The baseline is the naive detector the rules replace: "a category's complaints up 30%
+week over week" with no floor, significance or quorum, counted over the same runs.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 import sys
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +31,7 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 MONITOR_TABLES = ("dim_feedback_clusters", "fct_feedback_cluster_members", "dim_incidents", "fct_incident_members",
-                  "fct_incident_telemetry", "fct_rule_hits")  # fmt: skip
+                  "fct_incident_telemetry", "fct_rule_hits", "fct_monitor_runs")  # fmt: skip
 
 
 def prepare(workdir: Path, scenario: str, args: argparse.Namespace) -> None:
@@ -55,24 +55,20 @@ def _point_at(root: Path) -> None:
 
 def replay(root: Path, cadence_hours: float) -> tuple[dict, list[datetime], list[dict], int]:
     from feedbackloop.incidents.report import list_incidents
-    from feedbackloop.incidents.stage import run_monitor
+    from feedbackloop.incidents.stage import run_monitor_catching_up
     from feedbackloop.settings import get_settings
     from feedbackloop.warehouse import connect
 
     _point_at(root)
+    os.environ["FEEDBACKLOOP_MONITOR_CADENCE_HOURS"] = str(cadence_hours)
     get_settings.cache_clear()
     settings = get_settings()
     for table in MONITOR_TABLES:
         shutil.rmtree(root / "lake" / "gold" / table, ignore_errors=True)
     manifest = json.loads((root / "demo_manifest.json").read_text())
+    run_monitor_catching_up(settings, "detect")  # the monitor stage's own catch-up: a pass per boundary
     conn = connect(settings)
-    first, last = conn.execute("select min(event_at), max(event_at) from gold.fct_feedback").fetchone()
-    at = datetime.combine(first.date() + timedelta(days=3), datetime.min.time(), UTC)
-    runs = []
-    while at <= last + timedelta(days=1):
-        run_monitor(settings, f"detect-{at:%Y%m%d%H}", as_of=at)
-        runs.append(at)
-        at += timedelta(hours=cadence_hours)
+    runs = [r[0] for r in conn.execute("select as_of from gold.fct_monitor_runs order by as_of").fetchall()]
     naive = conn.execute(
         """
         with weekly as (

@@ -66,19 +66,19 @@ def _print_scorecard(manifest: dict) -> None:
 
     settings = get_settings()
     rows, others = scorecard(manifest, detected_incidents(settings))
-    table = Table("planted incident", "onset", "detected as", "detected at", "members", "telemetry rows",
-                  title="planted incidents (lake/demo_manifest.json) vs the monitor")  # fmt: skip
+    # lines, not a table: a wide table truncates to nothing in an 80-column terminal or a CI log
+    console.print("[bold]planted incidents[/] (lake/demo_manifest.json, docs/demo-scenario.md) vs the monitor:")
     for row in rows:
         planted, found = row["planted"], row["detected"]
-        table.add_row(
-            f"{planted['id']} ({planted['category']}/{planted['product']})",
-            planted["onset"],
-            f"{found['incident_id']}: {found['name']}" if found else "[red]not detected[/]",
-            str(found["detected_at"]) if found else "",
-            str(found["member_count"]) if found else "",
-            str(found["telemetry_rows"]) if found else "",
+        console.print(f"  {planted['id']} ({planted['category']}/{planted['product']}), onset {planted['onset']}")
+        if not found:
+            console.print("    [red]not detected[/]")
+            continue
+        console.print(
+            f"    [green]detected[/] {found['detected_at']:%Y-%m-%d %H:%M} (data time), "
+            f'{row["hours_to_detection"]:.1f} h after onset, as {found["incident_id"]} "{found["name"]}": '
+            f"{found['member_count']} complaints, {found['telemetry_rows']} telemetry evidence rows"
         )
-    console.print(table)
     console.print(f"other incidents opened: {len(others)}")
     report = reports_dir(settings) / "latest.html"
     drift = report if report.exists() else "not written (see the drift stage's figures)"

@@ -326,6 +326,15 @@ class Settings(BaseSettings):
     monitor_rules_path: Path = Field(
         PROJECT_ROOT / "monitors" / "rules.yaml", description="Monitoring rules (rolling windows, floors, quorums)"
     )
+    monitor_cadence_hours: float = Field(
+        24.0, gt=0, description="Rules are evaluated at every such boundary (UTC); a run replays the ones it missed"
+    )
+    monitor_warmup_days: float = Field(
+        3.0, ge=0, description="With no earlier pass, the first replayed boundary is this long after the first item"
+    )
+    monitor_max_catch_up_passes: int = Field(
+        120, ge=1, description="At most this many passes per run (the newest); older history is only baseline"
+    )
     incident_similarity_threshold: float = Field(
         0.6, gt=0, le=1, description="Cosine to a cluster centroid at or above which a complaint joins the cluster"
     )

@@ -104,6 +104,7 @@ LAYER_TABLES = {
         "fct_incident_members",
         "fct_incident_telemetry",
         "fct_rule_hits",
+        "fct_monitor_runs",
         "fct_actions",
         "fct_action_attempts",
         "fct_run_metrics",

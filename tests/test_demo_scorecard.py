@@ -42,6 +42,12 @@ def test_a_planted_incident_is_matched_by_category_and_product_with_its_telemetr
     assert [o["incident_id"] for o in others] == ["i2"]
 
 
+def test_time_to_detection_is_data_time_from_the_planted_onset(settings: Settings) -> None:
+    write_incidents(settings)
+    billing, login = scorecard(MANIFEST, detected_incidents(settings))[0]
+    assert billing["hours_to_detection"] == 48.0 and login["hours_to_detection"] is None
+
+
 def test_before_the_first_monitor_run_nothing_is_detected_and_nothing_fails(settings: Settings) -> None:
     rows, others = scorecard(MANIFEST, detected_incidents(settings))
     assert [r["detected"] for r in rows] == [None, None] and others == []

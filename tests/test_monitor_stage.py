@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from feedbackloop.incidents.report import list_incidents
-from feedbackloop.incidents.stage import run_monitor
+from feedbackloop.incidents.stage import run_monitor, run_monitor_catching_up
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
 from feedbackloop.warehouse import connect
@@ -170,3 +170,28 @@ def test_rule_hits_carry_their_numbers(settings: Settings) -> None:
     assert hits["observed"].notna().all() and (hits["volume"] >= hits["threshold"].clip(upper=1)).all()
     assert set(hits["incident_id"].dropna()) == {list_incidents(settings)[0]["incident_id"]}
     assert json.loads(hits["subject_json"].iloc[0])
+
+
+def test_a_first_run_over_weeks_of_history_catches_up_day_by_day_and_sees_the_burst_when_it_happened(
+    settings: Settings,
+) -> None:
+    scenario = _burst_lake(settings)
+    settings = settings.model_copy(update={"monitor_warmup_days": 25.0})  # fewer passes, same story
+    stats = run_monitor_catching_up(settings, "first")
+    runs = connect(settings).execute("select as_of, is_catch_up, run_id from gold.fct_monitor_runs order by as_of")
+    passes = runs.fetchall()
+    newest = max(i["event_at"] for i in scenario.items)
+    assert stats["passes"] == len(passes) and passes[-1][1:] == (False, "first")
+    assert all(p[1] for p in passes[:-1]) and all(p[0].hour == 0 for p in passes[:-1])
+    assert passes[0][0] == START + timedelta(days=25) and passes[-2][0].date() == newest.date()
+    (incident,) = list_incidents(settings, status=None)
+    assert incident["detected_at"] == START + timedelta(days=31)  # the first midnight after the burst began
+
+
+def test_a_second_run_with_nothing_new_makes_one_pass_and_opens_nothing(settings: Settings) -> None:
+    _burst_lake(settings)
+    settings = settings.model_copy(update={"monitor_warmup_days": 25.0})
+    run_monitor_catching_up(settings, "first")
+    stats = run_monitor_catching_up(settings, "again")
+    assert stats["passes"] == 1 and stats["incidents_opened"] == 0
+    assert len(list_incidents(settings, status=None)) == 1

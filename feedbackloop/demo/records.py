@@ -190,7 +190,7 @@ class RecordMaker:
         slow = 1.0
         for inc in incidents:
             if inc.kind == "perf_incident":
-                slow = 1 + 1.5 * (t - inc.onset_ms) / (inc.end_ms - inc.onset_ms)
+                slow = 1 + 1.5 * inc.slowdown(t)
         median = stream.latency_median_ms * slow
         events: list[tuple[int, str, float | int | None]] = [(t, "session_start", None)]
         for _ in range(1 + (r() < 0.6) + (r() < 0.3)):
@@ -423,10 +423,10 @@ def _incident_events(
             if r() < 0.6:
                 out.append((at + attempt * 15_000 + 200, "api_error", 503 if r() < 0.7 else 401))
     elif inc.kind == "perf_incident":
-        ramp = (t - inc.onset_ms) / (inc.end_ms - inc.onset_ms)
+        ramp = inc.slowdown(t)
         if complaining:
             for i in range(3):
-                out.append((t + 20_000 * (i + 1), "latency", round((4000 + r() * 11000) * (0.5 + ramp), 1)))
+                out.append((t + 20_000 * (i + 1), "latency", round((4000 + r() * 11000) * (0.1 + ramp), 1)))
         if complaining or r() < 0.05 * ramp:
             out.append((t + 30_000 + int(r() * 270_000), "api_error", 504))
     return out

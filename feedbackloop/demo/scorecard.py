@@ -6,6 +6,7 @@ category and product was opened (docs/demo-scenario.md).
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from feedbackloop.settings import Settings
@@ -33,13 +34,19 @@ def detected_incidents(settings: Settings) -> list[dict[str, Any]]:
 
 
 def scorecard(manifest: dict[str, Any], detected: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict]]:
-    """(one row per planted incident with its match or None, incidents that match nothing planted)."""
+    """(one row per planted incident with its match or None, incidents that match nothing planted).
+
+    When one (category, product) has several incidents, the earliest is the match: the planted one."""
     rows, matched = [], set()
+    detected = sorted(detected, key=lambda d: d["detected_at"])
     for planted in manifest.get("incidents", []):
         match = next(
             (d for d in detected if (d["category"], d["product"]) == (planted["category"], planted["product"])), None
         )
+        hours = None
         if match:
             matched.add(match["incident_id"])
-        rows.append({"planted": planted, "detected": match})
+            onset = datetime.fromisoformat(planted["onset"].replace("Z", "+00:00"))
+            hours = (match["detected_at"] - onset) / timedelta(hours=1)
+        rows.append({"planted": planted, "detected": match, "hours_to_detection": hours})
     return rows, [d for d in detected if d["incident_id"] not in matched]

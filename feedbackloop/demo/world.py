@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 MS_MINUTE = 60_000
 MS_HOUR = 60 * MS_MINUTE
 MS_DAY = 24 * MS_HOUR
+# the slow dashboard deploy is this far (0..1) towards its worst at once: a lost index, not only growth
+PERF_STEP = 0.4
+# roll-out time constant of the billing incident's release, pushed to everyone at once
+BIG_BANG_ADOPTION_DAYS = 0.2
 MASK64 = (1 << 64) - 1
 
 # The labelling taxonomy's categories; "praise" is background only (the taxonomy has no happy-customer label).
@@ -267,6 +271,7 @@ class Deploy:
     app_version: str
     deploy_sha: str
     at_ms: int
+    adoption_days: float | None = None  # this release's roll-out, when not the stream's usual one
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -345,10 +350,11 @@ def version_shares(deploys: list[Deploy], t_ms: int, adoption_days: float) -> li
     shares: list[tuple[str, float]] = []
     remaining = 1.0
     for i, deploy in enumerate(reversed(live)):
-        if adoption_days <= 0 or i == len(live) - 1:
+        tau = deploy.adoption_days if deploy.adoption_days is not None else adoption_days
+        if tau <= 0 or i == len(live) - 1:
             taken = remaining
         else:
-            taken = remaining * (1 - math.exp(-(t_ms - deploy.at_ms) / (adoption_days * MS_DAY)))
+            taken = remaining * (1 - math.exp(-(t_ms - deploy.at_ms) / (tau * MS_DAY)))
         shares.append((deploy.app_version, taken))
         remaining -= taken
         if remaining <= 1e-9:
@@ -387,12 +393,19 @@ class Incident:
         if self.kind == "billing_incident":
             at = affected_share
         elif self.kind == "perf_incident":
-            at = min(1.0, (min(t_ms, self.end_ms) - self.onset_ms) / (self.end_ms - self.onset_ms)) ** 1.5
+            at = self.slowdown(min(t_ms, self.end_ms - 1))  # customers write in as often as it is slow
         else:
             at = 1.0
         if t_ms >= self.end_ms:
             at *= math.exp(-(t_ms - self.end_ms) / (self.tail_ms / 4))
         return at
+
+    def slowdown(self, t_ms: int) -> float:
+        """0..1 for the performance incident: a step at the deploy, then a linear creep to 1 at the fix."""
+        if not self.is_active(t_ms):
+            return 0.0
+        progress = (t_ms - self.onset_ms) / (self.end_ms - self.onset_ms)
+        return PERF_STEP + (1 - PERF_STEP) * progress
 
     def is_active(self, t_ms: int) -> bool:
         return self.onset_ms <= t_ms < self.end_ms
@@ -463,14 +476,16 @@ def plan_world(seed: int, days: int, end_day: date, reviews_per_day: int) -> Wor
 
     # (1) billing: Android 5.4.0 double-submits payments; hotfix 5.4.1 about five days later.
     billing_day = _snap(start_day + timedelta(days=int(days * 0.42)), (1, 2, 3), 1)
-    billing_onset = _midnight(billing_day) + rng.randrange(15 * 60, 17 * 60 + 30) * MS_MINUTE
+    # shipped in the European morning, like the team's other releases watched from the office
+    billing_onset = _midnight(billing_day) + rng.randrange(8 * 60, 10 * 60 + 30) * MS_MINUTE
     billing_end = billing_onset + 5 * MS_DAY + rng.randrange(-6 * 60, 6 * 60) * MS_MINUTE
     # (2) login: an expired certificate on the iOS auth gateway; no deploy involved.
     login_day = start_day + timedelta(days=int(days * 0.8))
     login_onset = _midnight(login_day) + rng.randrange(6 * 60, 9 * 60) * MS_MINUTE
     login_end = login_onset + rng.randrange(8 * 60, 16 * 60) * MS_MINUTE
     # (3) performance: a dashboard deploy whose report query slows down as its cache table grows.
-    perf_day = _snap(start_day + timedelta(days=max(3, int(days * 0.12))), (0, 1, 2, 3), 1)
+    # a week in, so the latency it adds is measured against a week of normal days
+    perf_day = _snap(start_day + timedelta(days=max(7, int(days * 0.25))), (0, 1, 2, 3), 1)
     perf_onset = _midnight(perf_day) + rng.randrange(9 * 60, 12 * 60) * MS_MINUTE
     perf_fix_day = _snap(perf_day + timedelta(days=min(12, max(3, round(days * 0.2)))), (0, 1, 2, 3), 1)
     perf_end = _midnight(perf_fix_day) + rng.randrange(10 * 60, 16 * 60) * MS_MINUTE
@@ -509,6 +524,13 @@ def plan_world(seed: int, days: int, end_day: date, reviews_per_day: int) -> Wor
         ),
     }
 
+    # 5.4.0 went to 100% of Android users at once, without the usual staged roll-out: most devices
+    # auto-update within hours, so the double charge hits checkout the evening it ships.
+    deploys["com.acme.shop/android"] = [
+        replace(d, adoption_days=BIG_BANG_ADOPTION_DAYS) if d.at_ms == billing_onset else d
+        for d in deploys["com.acme.shop/android"]
+    ]
+
     def deploy_at(key: str, t: int) -> Deploy:
         return next(d for d in deploys[key] if d.at_ms == t)
 
@@ -529,8 +551,8 @@ def plan_world(seed: int, days: int, end_day: date, reviews_per_day: int) -> Wor
             onset_ms=billing_onset,
             end_ms=billing_end,
             tail_ms=36 * MS_HOUR,
-            review_peak=0.45,
-            ticket_peak=0.9,
+            review_peak=0.9,  # charged twice: angry customers write at twice the usual rate
+            ticket_peak=1.5,
             cause="the new payments SDK in this release retries a timed-out payment without an idempotency key",
             resolution="hotfix release plus server-side idempotency keys; effect stops at the end timestamp",
             fixed_by_sha=deploy_at("com.acme.shop/android", billing_end).deploy_sha,
@@ -616,7 +638,7 @@ def plan_world(seed: int, days: int, end_day: date, reviews_per_day: int) -> Wor
         Incident(
             id="inc-performance-dashboard-latency-creep",
             kind="perf_incident",
-            title=f"Dashboard {dash.app_version} report queries get slower every day",
+            title=f"Dashboard {dash.app_version} report queries are slower at once, and slower every day",
             category="performance",
             stream=by_key["com.acme.dashboard/web"],
             product_area="performance",
@@ -626,15 +648,15 @@ def plan_world(seed: int, days: int, end_day: date, reviews_per_day: int) -> Wor
             end_ms=perf_end,
             tail_ms=12 * MS_HOUR,
             review_peak=0.0,
-            ticket_peak=0.9,
-            cause="a report query added in this deploy scans a cache table that grows every day",
+            ticket_peak=1.5,
+            cause="a report query added in this deploy lost its index and scans a cache table that grows every day",
             resolution="index added and cache pruned in a later deploy; latency drops back at the end timestamp",
             fixed_by_sha=deploy_at("com.acme.dashboard/web", perf_end).deploy_sha,
             telemetry=[
                 {
                     "event_type": "latency",
                     "platform": "web",
-                    "expected": "median latency creeps from ~420 ms to ~2.5x by the end, then drops back",
+                    "expected": "median latency: ~1.6x at the deploy, creeping to ~2.5x by the end, then back",
                 },
                 {
                     "event_type": "api_error",

@@ -95,14 +95,17 @@ def _backed(hit: pd.Series, telemetry_hits: list[pd.Series]) -> bool:
 def _incident_clusters(scope_items: pd.DataFrame, before: pd.DataFrame, forced: list[str]) -> list[str]:
     """The scope's *growing* clusters: at least max(2, 10%) of its window complaints, and more than
     twice what the cluster had in the equally long period before (the regression, not the usual gripes).
-    Falls back to the largest cluster when none grew."""
+    Falls back to the largest cluster when none grew, even a single complaint's: the rules already
+    agreed that the scope is in trouble, and the first complaints of a regression are often worded
+    too differently to share a cluster yet (later ones join the incident as its clusters grow)."""
     counts = scope_items["cluster_id"].dropna().value_counts()
     prior = before["cluster_id"].dropna().value_counts()
     floor = max(2, int(np.ceil(0.1 * len(scope_items))))
-    ranked = [str(c) for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= floor]
+    by_size = [str(c) for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    ranked = [c for c in by_size if counts[c] >= floor]
     keep = [c for c in ranked if counts[c] >= 2 * prior.get(c, 0) + 2]
-    if not keep and ranked:
-        keep = ranked[:1]
+    if not keep and by_size:
+        keep = by_size[:1]
     return keep + [c for c in forced if c not in keep]
 
 

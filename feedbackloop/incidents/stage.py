@@ -9,6 +9,7 @@ assigned; centroids persist as running sums in ``gold.dim_feedback_clusters``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from feedbackloop.incidents import detect
 from feedbackloop.incidents.clustering import ClusterState, assign
 from feedbackloop.incidents.naming import cluster_name, representative_terms
 from feedbackloop.incidents.rules import RuleSet, load_rules
+from feedbackloop.incidents.schedule import MONITOR_RUNS_TABLE, last_pass_us, plan_passes, run_row
 from feedbackloop.incidents.signals import US_PER_DAY, US_PER_HOUR, Complaints, TelemetryBuckets, evaluate_rules
 from feedbackloop.incidents.tables import (
     CLUSTER_MEMBERS,
@@ -165,7 +167,13 @@ def _load_incidents(lake: Lake) -> list[detect.Incident]:
     return out
 
 
-def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, rules: RuleSet | None = None):
+def run_monitor(
+    settings: Settings,
+    run_id: str,
+    as_of: datetime | None = None,
+    rules: RuleSet | None = None,
+    is_catch_up: bool = False,
+) -> dict[str, Any]:
     """One monitoring pass; returns its figures. Safe to rerun: nothing is assigned or opened twice."""
     rules = rules or load_rules(settings.monitor_rules_path)
     lake = Lake(settings)
@@ -300,7 +308,50 @@ def run_monitor(settings: Settings, run_id: str, as_of: datetime | None = None, 
 
         request_review(settings, sorted(escalated_docs), "high_impact", "monitor",
                        "close to a known critical incident")  # fmt: skip
+    lake.append(*MONITOR_RUNS_TABLE, run_row(run_id, as_of_us, is_catch_up, asdict(stats)))
     return asdict(stats)
+
+
+def run_monitor_catching_up(
+    settings: Settings, run_id: str, rules: RuleSet | None = None, on_pass: Callable[[int, int], None] | None = None
+) -> dict[str, Any]:
+    """Every pass still due (``schedule.plan_passes``), oldest first; the figures summed over the passes.
+
+    ``as_of``, ``complaints``, ``clusters`` and ``incidents_open`` describe the last pass (the newest
+    data); ``passes`` counts them and ``opened`` lists every incident any of them opened."""
+    rules = rules or load_rules(settings.monitor_rules_path)
+    conn = connect(settings)
+    if not has_tables(conn, "gold.fct_feedback_labels", "gold.fct_feedback"):
+        return {**asdict(MonitorStats()), "passes": 0}
+    first, newest = conn.execute(
+        "select epoch_us(min(event_at)), epoch_us(max(event_at)) from gold.fct_feedback_labels"
+    ).fetchone()
+    if newest is None:
+        return {**asdict(MonitorStats()), "passes": 0}
+    passes = plan_passes(
+        int(first), int(newest) + 1, last_pass_us(conn), settings.monitor_cadence_hours,
+        settings.monitor_warmup_days, settings.monitor_max_catch_up_passes,
+    )  # fmt: skip
+    total: dict[str, Any] = {}
+    for k, at_us in enumerate(passes):
+        last = k == len(passes) - 1
+        pass_id = run_id if last else f"{run_id}@{datetime.fromtimestamp(at_us / 1e6, UTC):%Y%m%dT%H%M}"
+        stats = run_monitor(settings, pass_id, _ts(at_us), rules, is_catch_up=not last)
+        for name, value in stats.items():
+            if name in _SUMMED:
+                total[name] = total.get(name, 0) + value
+            elif name == "opened":
+                total[name] = [*total.get(name, []), *value]
+            else:
+                total[name] = value
+        if on_pass:
+            on_pass(k + 1, len(passes))
+    return {**total, "passes": len(passes)}
+
+
+# figures that add up over catch-up passes; the rest describe the newest pass
+_SUMMED = {"complaints_assigned", "complaints_without_vector", "clusters_new", "rule_rows", "rules_fired",
+           "incidents_opened", "incidents_resolved", "escalations", "telemetry_rows"}  # fmt: skip
 
 
 def _escalate(incidents, new_members: pd.DataFrame, state: ClusterState, matrix, settings: Settings) -> dict:

@@ -122,6 +122,25 @@ RULE_HITS = pa.schema(
     ]
 )
 
+# ``gold.fct_monitor_runs``: one row per monitor pass, when it looked (data time) and what it found
+MONITOR_RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("as_of", _TS),  # the pass's data time: it saw event_at < as_of
+        ("is_catch_up", pa.bool_()),  # a replayed boundary, not the newest data
+        ("complaints", pa.int64()),
+        ("complaints_assigned", pa.int64()),
+        ("rule_rows", pa.int64()),
+        ("rules_fired", pa.int64()),
+        ("incidents_open", pa.int64()),
+        ("incidents_opened", pa.int64()),
+        ("incidents_resolved", pa.int64()),
+        ("telemetry_rows", pa.int64()),
+        ("evaluated_at", _TS),
+    ]
+)
+
+
 GOLD_TABLES = {
     "dim_feedback_clusters": None,  # schema depends on the embedding width
     "fct_feedback_cluster_members": CLUSTER_MEMBERS,
@@ -129,4 +148,5 @@ GOLD_TABLES = {
     "fct_incident_members": INCIDENT_MEMBERS,
     "fct_incident_telemetry": INCIDENT_TELEMETRY,
     "fct_rule_hits": RULE_HITS,
+    "fct_monitor_runs": MONITOR_RUNS,
 }
