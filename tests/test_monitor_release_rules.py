@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feedbackloop.incidents.detect import open_or_update
+from feedbackloop.incidents.detect import Incident, open_or_update
 from feedbackloop.incidents.rules import RuleFileError, parse_rules
 from feedbackloop.incidents.signals import US_PER_DAY, US_PER_HOUR, Complaints, evaluate_rule
 
@@ -191,3 +191,34 @@ def test_a_telemetry_rule_backs_only_the_categories_it_explains(category: str, o
 def test_explains_is_refused_on_a_complaint_rule() -> None:
     with pytest.raises(RuleFileError, match="explains is for telemetry rules"):
         parse_rules(RULES + "    explains: [billing]\n", "rules.yaml")
+
+
+@pytest.mark.parametrize(
+    ("open_category", "opens"),
+    [pytest.param(None, True, id="no-open-incident"), pytest.param("billing", False, id="claimed-by-billing")],
+)
+def test_a_products_telemetry_anomaly_belongs_to_its_open_incident(open_category: str | None, opens: bool) -> None:
+    incidents = [Incident("inc-1", open_category, SHOP)] if open_category else []
+    hits = [_hit("weak_rise", "zscore", {"category": "trust", "product": SHOP}),
+            _hit("telemetry_errors", "telemetry_zscore", ANDROID_ERRORS)]  # fmt: skip
+    c = Complaints(complaints({"5.4.0": 6}, category="trust"), np.zeros((0, 0)), 0)
+    opened, _ = open_or_update(incidents, pd.DataFrame(hits), c, AS_OF, "run-1", set(), 2, {"weak_rise"})
+    assert [i.category for i in opened] == (["trust"] if opens else [])
+
+
+@pytest.mark.parametrize(
+    ("explains", "opens"),
+    [
+        pytest.param({"telemetry_latency": {"performance"}}, True, id="explained-category-vouches"),
+        pytest.param({}, False, id="generic-anomaly-does-not"),
+    ],
+)
+def test_scattered_complaints_open_an_incident_only_when_telemetry_explains_their_category(
+    explains: dict[str, set[str]], opens: bool
+) -> None:
+    frame = complaints({"5.4.0": 6}, category="performance")
+    frame["cluster_id"] = [f"c{i}" for i in range(len(frame))]  # worded too differently to share a cluster
+    hits = [_hit("weak_rise", "zscore", {"category": "performance", "product": SHOP}),
+            _hit("other_rule", "zscore", {"category": "performance", "product": SHOP}),
+            _hit("telemetry_latency", "telemetry_zscore", ANDROID_ERRORS)]  # fmt: skip
+    assert _open(frame, hits, explains) == (["performance"] if opens else [])

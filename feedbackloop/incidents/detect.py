@@ -92,20 +92,24 @@ def _backed(hit: pd.Series, telemetry_hits: list[pd.Series]) -> bool:
     return any(platform in (None, json.loads(t["subject_json"]).get("platform")) for t in telemetry_hits)
 
 
-def _incident_clusters(scope_items: pd.DataFrame, before: pd.DataFrame, forced: list[str]) -> list[str]:
+def _incident_clusters(
+    scope_items: pd.DataFrame, before: pd.DataFrame, forced: list[str], vouched: bool = False
+) -> list[str]:
     """The scope's *growing* clusters: at least max(2, 10%) of its window complaints, and more than
     twice what the cluster had in the equally long period before (the regression, not the usual gripes).
-    Falls back to the largest cluster when none grew, even a single complaint's: the rules already
-    agreed that the scope is in trouble, and the first complaints of a regression are often worded
-    too differently to share a cluster yet (later ones join the incident as its clusters grow)."""
+    Falls back to the largest such cluster when none grew. With no such cluster at all (scattered
+    complaints, often the first of a regression, worded too differently to share one yet), an incident
+    opens only when ``vouched``: a telemetry rule that explains this very category backs it (slow
+    requests and "too slow" tickets), and then from the largest cluster; later complaints join as
+    clusters grow. Without that, scattered complaints plus a generic error spike stay noise."""
     counts = scope_items["cluster_id"].dropna().value_counts()
     prior = before["cluster_id"].dropna().value_counts()
     floor = max(2, int(np.ceil(0.1 * len(scope_items))))
     by_size = [str(c) for c, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     ranked = [c for c in by_size if counts[c] >= floor]
     keep = [c for c in ranked if counts[c] >= 2 * prior.get(c, 0) + 2]
-    if not keep and by_size:
-        keep = by_size[:1]
+    if not keep:
+        keep = ranked[:1] or (by_size[:1] if vouched else [])
     return keep + [c for c in forced if c not in keep]
 
 
@@ -127,7 +131,8 @@ def open_or_update(
     explain (``explains``: rule id -> categories; absent means any). Rules in ``needs_telemetry`` count
     only where such a telemetry rule fired for the same product (and platform), and then only for the
     product's strongest such scope: one telemetry anomaly is one problem, not a licence for every
-    category's small bumps that day."""
+    category's small bumps that day; and while the product has an open incident, only that incident's
+    categories."""
     fired = hits[hits["is_fired"].astype(bool)] if len(hits) else hits
     frame = complaints.frame
     by_scope: dict[tuple[str, str], list[pd.Series]] = {}
@@ -143,8 +148,17 @@ def open_or_update(
             continue
         by_scope.setdefault(scope, []).append(hit)
     explains = explains or {}
+    # while a product has an open incident, its telemetry anomalies are taken to be that incident's:
+    # double-charged customers also complain about trust, and that is the same regression, not a second
+    # one. Another category of the product needs complaint rules of its own to open an incident.
+    claimed: dict[str, set[str]] = {}
+    for inc in incidents:
+        if inc.status == "open":
+            claimed.setdefault(inc.product, set()).add(inc.category)
 
     def backing(scope: tuple[str, str]) -> list[pd.Series]:
+        if scope[0] not in claimed.get(scope[1], {scope[0]}):
+            return []
         return [h for h in corroborating.get(scope[1], []) if scope[0] in explains.get(h["rule_id"], {scope[0]})]
 
     strongest: dict[str, tuple[float, tuple[str, str]]] = {}  # product -> best telemetry-backed weak signal
@@ -178,7 +192,8 @@ def open_or_update(
         forced = [h["cluster_id"] for h in scope_hits if isinstance(h.get("cluster_id"), str)]
         forced += [json.loads(h["subject_json"]).get("cluster_id") for h in scope_hits]
         forced = [c for c in dict.fromkeys(forced) if c]
-        clusters = _incident_clusters(in_scope, before, forced)
+        vouched = any(scope[0] in explains.get(h["rule_id"], ()) for h in backing(scope))
+        clusters = _incident_clusters(in_scope, before, forced, vouched)
         if not clusters:
             continue
         start = int(in_scope[in_scope["cluster_id"].isin(clusters)]["event_us"].min())
