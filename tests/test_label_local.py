@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from feedbackloop.embed.model import get_embedder
-from feedbackloop.label.features import extra_features
+from feedbackloop.label.features import FEATURES_VERSION, extra_features
 from feedbackloop.label.local import LocalClassifier
 from feedbackloop.label.local_tier import LocalTier, train_tier
 from feedbackloop.label.taxonomy import load_taxonomy
@@ -94,3 +94,11 @@ def test_a_head_saved_before_feature_versions_still_predicts(tmp_path: Path) -> 
     old = LocalClassifier.load(path)
     assert old.features_version == 1
     assert len(old.predict(vectors, extra, texts).labels) == 40  # reads the first 10 of today's columns
+
+
+def test_a_saved_head_keeps_the_features_version_it_was_trained_with(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(20, 8)).astype(np.float32)
+    labels = ["a" if v[0] > 0 else "b" for v in vectors]
+    head = LocalClassifier.train(vectors, labels, texts=[f"text {i}" for i in range(20)])
+    assert LocalClassifier.load(head.save(tmp_path / "head.npz")).features_version == FEATURES_VERSION
