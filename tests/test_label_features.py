@@ -17,6 +17,10 @@ def test_a_typographic_apostrophe_negates_like_a_plain_one() -> None:
     assert mark_negation("I didn\u2019t like it") == "i didn't neg_like neg_it"
 
 
+def test_words_outside_ascii_stay_whole() -> None:
+    assert mark_negation("Nicht schön, aber günstig") == "nicht schön , aber günstig"
+
+
 def test_the_clause_after_but_keeps_its_own_polarity() -> None:
     minimum, maximum, first, last = clause_features(["Great screen, but the battery is terrible"])[0, :4]
     assert first > 0 > last

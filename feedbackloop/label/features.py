@@ -102,7 +102,7 @@ def _hashers(version: int = FEATURES_VERSION):  # type: ignore[no-untyped-def]
 
 # Negation scope (Das & Chen 2001; Pang et al. 2002): words after a negator, up to the next punctuation
 # mark or contrastive word, become distinct tokens, so "no problem" stops counting as "problem".
-_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|n't|[^\sa-z0-9]")
+_TOKEN = re.compile(r"\w+(?:'\w+)?|[^\s\w]")  # Unicode words: "schön" stays one token
 _NEGATORS = frozenset(
     {"not", "no", "never", "cannot", "cant", "without", "nothing", "none", "nobody", "neither", "nor"}
     | {"hardly", "barely", "nt", "aint"}
