@@ -41,12 +41,20 @@ def median_seconds(fn: Any, repeats: int = REPEATS) -> float:
     return statistics.median(times)
 
 
+def star_sentiment(rating: float | None) -> str | None:
+    if rating is None or rating != rating:
+        return None
+    return "negative" if rating <= 2 else "neutral" if rating == 3 else "positive"
+
+
 def local_tier_figures(settings: Settings) -> dict[str, Any]:
     taxonomy = load_taxonomy(TAXONOMY)
     embedder = get_embedder(settings)
     train = app_reviews(settings)
     train_vectors = embeddings(train, settings)
-    tier = train_tier(taxonomy, embedder, train_vectors, train.texts, train.labels, [None] * len(train), train.ratings)
+    # Both heads trained, as after a retrain on accepted labels: sentiment labels here come from the stars.
+    sentiments = [star_sentiment(r) for r in train.ratings]
+    tier = train_tier(taxonomy, embedder, train_vectors, train.texts, train.labels, sentiments, train.ratings)
     data = amazon_sentiment(settings)
     vectors = embeddings(data, settings)  # what silver/feedback_embeddings holds after the embed stage
     n = len(data)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from feedbackloop.embed.model import get_embedder
+from feedbackloop.label.features import FEATURES_VERSION, extra_features
 from feedbackloop.label.local import LocalClassifier
 from feedbackloop.label.local_tier import LocalTier, train_tier
 from feedbackloop.label.taxonomy import load_taxonomy
@@ -76,3 +77,28 @@ def test_a_binary_label_set_trains_into_two_classes() -> None:
     prediction = classifier.predict(vectors)
     assert classifier.classes == ["a", "b"]
     assert np.mean(np.array(prediction.labels) == np.array(labels)) > 0.9
+
+
+def test_a_head_saved_before_feature_versions_still_predicts(tmp_path: Path) -> None:
+    # Older heads: 10 extra columns (VADER + rating) and no features version in their metadata.
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    labels = ["a" if v[0] > 0 else "b" for v in vectors]
+    texts = [f"text {label} {i}" for i, label in enumerate(labels)]
+    extra = extra_features(texts)
+    path = LocalClassifier.train(vectors, labels, extra[:, :10], texts).save(tmp_path / "head.npz")
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["meta"] = arrays["meta"][:5]
+    np.savez(path, **arrays)
+    old = LocalClassifier.load(path)
+    assert old.features_version == 1
+    assert len(old.predict(vectors, extra, texts).labels) == 40  # reads the first 10 of today's columns
+
+
+def test_a_saved_head_keeps_the_features_version_it_was_trained_with(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(20, 8)).astype(np.float32)
+    labels = ["a" if v[0] > 0 else "b" for v in vectors]
+    head = LocalClassifier.train(vectors, labels, texts=[f"text {i}" for i in range(20)])
+    assert LocalClassifier.load(head.save(tmp_path / "head.npz")).features_version == FEATURES_VERSION

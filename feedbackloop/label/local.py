@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from feedbackloop.label.features import fit_idf, lexical_counts, tfidf
+from feedbackloop.label.features import FEATURES_VERSION, fit_idf, lexical_counts, tfidf
 
 ZERO_SHOT_TEMPERATURE = 0.05
 SENTIMENT_CLASSES = (
@@ -56,6 +56,7 @@ class LocalClassifier:
         fallback: str | None = None,
         min_similarity: float = 0.0,
         version: str = "",
+        features_version: int = FEATURES_VERSION,
     ) -> None:
         self.classes = list(classes)
         self.kind = kind
@@ -69,6 +70,7 @@ class LocalClassifier:
         self.fallback = fallback
         self.min_similarity = min_similarity
         self.version = version
+        self.features_version = features_version  # which lexical_counts / extra columns it was trained on
 
     # -- construction -------------------------------------------------------------------------------
     @classmethod
@@ -175,12 +177,14 @@ class LocalClassifier:
         if self.kind == "lexicon":
             return self._lexicon(extra)
         assert self.coef is not None and self.intercept is not None
-        features = _features(vectors, extra if self.n_extra else None)
+        # Extra columns are only ever appended: a model trained on fewer reads the ones it knows.
+        features = _features(vectors, extra[:, : self.n_extra] if self.n_extra and extra is not None else None)
         proba = _softmax(features @ self.coef.T + self.intercept)
         if self.lexical_coef is not None and self.lexical_intercept is not None and self.idf is not None:
             if texts is None:
                 raise ValueError("this classifier also reads n-grams: pass the texts")
-            lexical = tfidf(lexical_counts(texts), self.idf) @ self.lexical_coef.T + self.lexical_intercept
+            counts = lexical_counts(texts, self.features_version)
+            lexical = tfidf(counts, self.idf) @ self.lexical_coef.T + self.lexical_intercept
             proba = (proba + _softmax(np.asarray(lexical))) / 2
         best = proba.argmax(axis=1)
         nan = np.full(n, np.nan, dtype=np.float32)
@@ -208,7 +212,14 @@ class LocalClassifier:
         arrays = {
             "classes": np.asarray(self.classes),
             "meta": np.asarray(
-                [self.kind, self.version, self.fallback or "", str(self.min_similarity), str(self.n_extra)]
+                [
+                    self.kind,
+                    self.version,
+                    self.fallback or "",
+                    str(self.min_similarity),
+                    str(self.n_extra),
+                    str(self.features_version),
+                ]
             ),
         }
         for name in ("prototypes", "coef", "intercept", "lexical_coef", "lexical_intercept", "idf"):
@@ -225,7 +236,9 @@ class LocalClassifier:
     @classmethod
     def load(cls, path: Path) -> LocalClassifier:
         with np.load(path, allow_pickle=False) as data:
-            kind, version, fallback, min_similarity, n_extra = (str(x) for x in data["meta"])
+            meta = [str(x) for x in data["meta"]]
+            kind, version, fallback, min_similarity, n_extra = meta[:5]
+            features_version = int(meta[5]) if len(meta) > 5 else 1  # saved before features were versioned
             return cls(
                 [str(x) for x in data["classes"]],
                 kind,
@@ -239,6 +252,7 @@ class LocalClassifier:
                 fallback=fallback or None,
                 min_similarity=float(min_similarity),
                 version=version,
+                features_version=features_version,
             )
 
 
