@@ -1,5 +1,8 @@
 """An incremental rerun leaves gold exactly as a full refresh would build it, row for row.
 
+The builds go through the ``transform`` flow, as in the pipeline: the rerun builds only the models
+downstream of the tables that changed, and ``fct_feedback`` incrementally.
+
 Between the two runs the lake sees what production sees: new docs, an exact duplicate of a doc
 already in gold (its ``copies`` moves), a new version of a ticket (the old version leaves gold), a
 status-only change and a delete captured by change data capture, enrichment and redaction that
@@ -23,6 +26,7 @@ from feedbackloop.silver.enrich import enrich_new_feedback
 from feedbackloop.silver.redact import redact_new_feedback
 from feedbackloop.transform.dbt import run_dbt
 from feedbackloop.warehouse import LAYER_TABLES, ensure_source_tables
+from flows.transform import transform
 from tests.samples import app_store_row, telemetry_event, write_app_store, write_jsonl, write_zendesk, zendesk_ticket
 
 pytestmark = [pytest.mark.dbt, pytest.mark.slow]
@@ -80,8 +84,8 @@ def test_incremental_gold_equals_a_full_refresh(settings: Settings) -> None:
     )
     ingest_inbox(settings, "run-1")
     ensure_source_tables(settings)
-    run_dbt(settings, SILVER)
-    run_dbt(settings, GOLD)  # before enrichment and redaction: those reach gold on the next run
+    transform(select="silver")
+    transform(select="gold")  # before enrichment and redaction: those reach gold on the next run
     lake = Lake(settings)
     silver = {r["source_record_id"]: r for r in lake.read("silver", "stg_bronze__feedback").to_pylist()}
     assert lake.count("gold", "fct_feedback") == 6
@@ -104,12 +108,13 @@ def test_incremental_gold_equals_a_full_refresh(settings: Settings) -> None:
         change(settings, "app_store", "a3", "delete"),
     ], schema=FEEDBACK_CHANGES))  # fmt: skip
     assert forget(settings, Subject(email="erase.me@example.com")).docs_erased == 1
-    run_dbt(settings, SILVER)
+    silver_build = transform(select="silver")  # only what is downstream of the changed bronze tables
     enrich_new_feedback(settings, "run-2")
     redact_new_feedback(settings, "run-2")
     gold_version = lake.table("gold", "fct_feedback").version()
-    run_dbt(settings, GOLD)
+    gold_build = transform(select="gold")
     incremental = gold_rows(settings)
+    assert "--select silver" not in silver_build["command"] and "--select gold" not in gold_build["command"]
     assert lake.table("gold", "fct_feedback").history(1)[0]["operation"] != "CREATE OR REPLACE TABLE"
     assert lake.table("gold", "fct_feedback").version() > gold_version
 

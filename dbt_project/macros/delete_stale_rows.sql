@@ -4,7 +4,7 @@
     every row whose key is not in the table. The result equals a full rebuild as long as
     `stale_keys_sql` names every row whose full-rebuild value differs. A run that stops between
     the two steps leaves rows missing, never wrong ones, and the next run appends them back.
-    Used as `pre_hook="{{ delete_stale_rows('doc_id', some_stale_keys_macro()) }}"`. -#}
+    Used as `pre_hook="{{ delete_stale_rows('doc_id', some_stale_keys_macro(this)) }}"`. -#}
 {% macro delete_stale_rows(key, stale_keys_sql) -%}
     {{ return(adapter.dispatch('delete_stale_rows', 'feedbackloop')(key, stale_keys_sql)) }}
 {%- endmacro %}

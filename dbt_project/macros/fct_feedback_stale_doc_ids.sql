@@ -8,9 +8,9 @@
       - the Python-written silver sources: enrichment and redaction of a doc can arrive after it
         reached gold, or be erased.
     A change to the model's SQL itself calls for `--full-refresh`, as with any incremental model. -#}
-{% macro fct_feedback_stale_doc_ids() -%}
+{% macro fct_feedback_stale_doc_ids(gold_table) -%}
     select gold.doc_id
-    from {{ this }} as gold
+    from {{ gold_table }} as gold
     left join {{ ref('int_feedback__deduplicated') }} as duplicates
         on gold.doc_id = duplicates.doc_id
     left join {{ ref('stg_bronze__feedback') }} as feedback

@@ -4,7 +4,7 @@
     config(
         materialized='incremental',
         unique_key='doc_id',
-        pre_hook="{{ delete_stale_rows('doc_id', fct_feedback_stale_doc_ids()) }}",
+        pre_hook="{{ delete_stale_rows('doc_id', fct_feedback_stale_doc_ids(this)) }}",
     )
 }}
 
