@@ -10,7 +10,6 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from feedbackloop.settings import get_settings
-from feedbackloop.transform.dbt import prewarm
 from feedbackloop.warehouse import layer_counts
 from flows.act import act
 from flows.cdc import cdc
@@ -118,8 +117,6 @@ def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dic
         raise ValueError(f"unknown stages {sorted(unknown)}; the pipeline's stages are {list(STAGES)}")
     stages: dict[str, Any] = {}
     timings: dict[str, float] = {}
-    if get_settings().dbt_runner != "databricks_job" and (not only or {"silver", "gold"} & set(only)):
-        prewarm()  # dbt's imports overlap ingest instead of delaying the silver build
 
     def timed(name: str, fn: Any, **kwargs: Any) -> None:
         if only and name not in only:

@@ -41,7 +41,12 @@ def dbt_build(select: str, force: bool) -> dict[str, Any]:
         get_run_logger().info("%s skipped: no input table changed since its last build", command)
         return {"command": command, "skipped": True, "nodes": 0, "passed": 0}
     # Tests of a later layer that merely touch this one wait for that layer's own build.
-    result = run_dbt(settings, ["build", *selection, "--indirect-selection", "cautious"])
+    args = ["build", *selection, "--indirect-selection", "cautious"]
+    if force and "gold" in select.split():
+        # The daily full pass rebuilds incremental gold from scratch: compact files, full file statistics,
+        # and nothing an incremental run got wrong survives more than a day.
+        args.append("--full-refresh")
+    result = run_dbt(settings, args)
     # Recorded after the build: the build itself appends to silver, which gold then reads.
     record_success(settings, select, fingerprint)
     return {**result.as_dict(), "skipped": False}

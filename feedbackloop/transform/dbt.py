@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -79,26 +78,8 @@ def _manifest(settings: Settings, options: list[str], dbt_vars: dict[str, Any]) 
     return _parsed[key]
 
 
-_prewarming: list[Any] = []
-
-
-def prewarm() -> None:
-    """Import dbt (a few seconds of imports) in a background thread while earlier stages run."""
-    import threading
-
-    def load() -> None:
-        with contextlib.suppress(Exception):  # run_dbt imports it again and reports any real problem
-            __import__("dbt.cli.main")
-
-    thread = threading.Thread(target=load, name="dbt-import", daemon=True)
-    _prewarming.append(thread)
-    thread.start()
-
-
 def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
     """``dbt <args>`` with the project's profile; raises DbtError when any node errors or fails."""
-    while _prewarming:  # never import dbt from two threads at once
-        _prewarming.pop().join()
     from dbt.cli.main import dbtRunner
 
     os.environ.update(dbt_env(settings))
