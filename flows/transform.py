@@ -8,8 +8,8 @@ from prefect import flow, get_run_logger, task
 
 from feedbackloop.settings import get_settings
 from feedbackloop.transform.databricks_job import run_dbt_job
-from feedbackloop.transform.dbt import run_dbt
-from feedbackloop.transform.state import is_up_to_date, record_success
+from feedbackloop.transform.dbt import access_vars, run_dbt
+from feedbackloop.transform.state import build_selection, is_up_to_date, project_fingerprint, record_success
 
 
 def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
@@ -25,20 +25,31 @@ def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
 
 @task(retries=1, retry_delay_seconds=5, retry_condition_fn=_worth_retrying)
 def dbt_build(select: str, force: bool) -> dict[str, Any]:
-    """``dbt build --select <select>``: models, data tests and unit tests of that layer."""
+    """``dbt build`` of that layer: models, data tests and unit tests, downstream of what changed only."""
     settings = get_settings()
-    if not force and is_up_to_date(settings, select):
-        get_run_logger().info("dbt build --select %s skipped: no input table changed since its last build", select)
-        return {"command": f"dbt build --select {select}", "skipped": True, "nodes": 0, "passed": 0}
+    command = f"dbt build --select {select}"
     if settings.dbt_runner == "databricks_job":
+        if not force and is_up_to_date(settings, select):
+            get_run_logger().info("%s skipped: no input table changed since its last build", command)
+            return {"command": command, "skipped": True, "nodes": 0, "passed": 0}
         outcome = run_dbt_job(settings, select)
-    else:
-        # Tests of a later layer that merely touch this one wait for that layer's own build.
-        result = run_dbt(settings, ["build", "--select", *select.split(), "--indirect-selection", "cautious"])
-        outcome = {**result.as_dict(), "skipped": False}
+        record_success(settings, select)
+        return outcome
+    fingerprint = project_fingerprint(settings, access_vars(settings))
+    selection = build_selection(settings, select, fingerprint, force)
+    if selection is None:
+        get_run_logger().info("%s skipped: no input table changed since its last build", command)
+        return {"command": command, "skipped": True, "nodes": 0, "passed": 0}
+    # Tests of a later layer that merely touch this one wait for that layer's own build.
+    args = ["build", *selection, "--indirect-selection", "cautious"]
+    if force and "gold" in select.split():
+        # The daily full pass rebuilds incremental gold from scratch: compact files, full file statistics,
+        # and nothing an incremental run got wrong survives more than a day.
+        args.append("--full-refresh")
+    result = run_dbt(settings, args)
     # Recorded after the build: the build itself appends to silver, which gold then reads.
-    record_success(settings, select)
-    return outcome
+    record_success(settings, select, fingerprint)
+    return {**result.as_dict(), "skipped": False}
 
 
 @flow(name="transform", log_prints=True)

@@ -197,3 +197,22 @@ def test_gold_feedback_keeps_the_same_docs_with_the_same_redacted_text(
     duck = Lake(embedded).read("gold", "fct_feedback", columns=["doc_id", "redacted_text", "copies"])
     expected = sorted(zip(*duck.to_pydict().values(), strict=True))
     assert spark_rows(spark, "select doc_id, redacted_text, copies from gold.fct_feedback") == expected
+
+
+def test_incremental_gold_stale_row_query_runs_on_spark(
+    spark_run: dict, spark: Any, embedded: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The stale-row query of the incremental fct_feedback's pre-hook, compiled for Databricks, runs on
+    Spark: no row is stale while gold matches its inputs, every row is when a column differs."""
+    tmp = tmp_path_factory.mktemp("stale")
+    inline = "{{ fct_feedback_stale_doc_ids(ref('fct_feedback')) }}"
+    done = dbt_databricks(tmp, "compile", "--no-populate-cache", "--no-introspect", "--inline", inline)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    sql = CATALOG.sub("", done.stdout[done.stdout.index("select gold.doc_id") :]).strip()
+    assert "is distinct from" in sql
+    assert spark_rows(spark, sql) == []
+    # every gold row with a wrong copy count is stale
+    columns = "doc_id, source_system, source_record_id, resolution_status, language, language_score, pii_types"
+    columns += ", redacted_text, redacted_agent_text, redacted_system_notes, 1000 as copies"
+    changed = sql.replace("`gold`.`fct_feedback`", f"(select {columns} from gold.fct_feedback)")
+    assert len(spark_rows(spark, changed)) == spark.table("gold.fct_feedback").count() >= 4

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
@@ -54,11 +55,14 @@ def enrich_new_feedback(
     if not lake.exists("silver", "stg_bronze__feedback"):
         return stats
     done = lake.read("silver", "feedback_enrichment", columns=["doc_id"]).column("doc_id")
-    silver = lake.read("silver", "stg_bronze__feedback", columns=["doc_id", "text_hash", "clean_text"])
-    pending = silver.filter(pc.invert(pc.is_in(silver.column("doc_id"), value_set=done)))
-    stats.docs_pending = pending.num_rows
-    if pending.num_rows == 0:
+    # Ids first: the texts are read for pending docs only, and not at all when none is pending.
+    ids = lake.read("silver", "stg_bronze__feedback", columns=["doc_id"]).column("doc_id")
+    todo = pc.filter(ids, pc.invert(pc.is_in(ids, value_set=done)))
+    if len(todo) == 0:
         return stats
+    columns = ["doc_id", "text_hash", "clean_text"]
+    pending = lake.read("silver", "stg_bronze__feedback", columns=columns, filter_=ds.field("doc_id").isin(todo))
+    stats.docs_pending = pending.num_rows
     now = datetime.now(UTC)
     cache: dict[str | None, tuple[str, float]] = {}
     batch = max(1, settings.ingest_batch_rows)

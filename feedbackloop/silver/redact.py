@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +20,9 @@ import pyarrow.dataset as ds
 from feedbackloop.governance.vault import VAULT, Vault
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
-from feedbackloop.silver.pii.engine import REDACTOR_VERSION, Redactor
+
+if TYPE_CHECKING:
+    from feedbackloop.silver.pii.engine import Redactor
 
 REDACTED = pa.schema(
     [
@@ -52,6 +55,9 @@ class RedactStats:
 def _redactor(
     model: str, patterns: tuple[str, ...], region: str, processes: int, min_parallel: int, allow: tuple[str, ...]
 ) -> Redactor:
+    # Presidio pulls in spaCy, transformers and torch (seconds of imports): only when there is text to redact.
+    from feedbackloop.silver.pii.engine import Redactor
+
     return Redactor(model, patterns, region, processes, min_parallel, allow)
 
 
@@ -118,6 +124,8 @@ def redact_new_feedback(
     vault = Vault(settings)
     in_vault = vault.doc_ids()
     redactor = get_redactor(settings)
+    from feedbackloop.silver.pii.engine import REDACTOR_VERSION as redactor_version
+
     now = datetime.now(UTC)
     batch = settings.pii_batch_rows
     for start in range(0, pending.num_rows, batch):
@@ -165,7 +173,7 @@ def redact_new_feedback(
                     "redacted_system_notes": doc.fields[2],
                     "pii_entity_count": sum(counts.values()),
                     "pii_types": ",".join(sorted(counts)) or None,
-                    "redaction_version": REDACTOR_VERSION,
+                    "redaction_version": redactor_version,
                     "redacted_at": now,
                     "redact_run_id": run_id,
                 }

@@ -56,6 +56,28 @@ def access_vars(settings: Settings) -> dict[str, Any]:
     return AccessPolicy.load(settings.access_policy_path).dbt_vars()
 
 
+# The last parsed manifest, by everything parsing depends on: a pipeline run builds silver and then
+# gold in one process, and the second build need not parse the project again.
+_parsed: dict[str, Any] = {}
+
+
+def _manifest(settings: Settings, options: list[str], dbt_vars: dict[str, Any]) -> Any | None:
+    """The project's parsed manifest (parsed once per process while project, vars and env stay the same)."""
+    from dbt.cli.main import dbtRunner
+
+    from feedbackloop.transform.state import project_fingerprint
+
+    key = json.dumps([options, sorted(dbt_env(settings).items()), project_fingerprint(settings, dbt_vars)])
+    if key not in _parsed:
+        # Partial parsing still saves its state for the next process; manifest.json is not needed.
+        outcome = dbtRunner().invoke(["parse", "--no-write-json", *options])
+        if not outcome.success or outcome.result is None:
+            return None  # the build itself parses and reports the problem
+        _parsed.clear()
+        _parsed[key] = outcome.result
+    return _parsed[key]
+
+
 def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
     """``dbt <args>`` with the project's profile; raises DbtError when any node errors or fails."""
     from dbt.cli.main import dbtRunner
@@ -63,9 +85,11 @@ def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
     os.environ.update(dbt_env(settings))
     Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     project = str(Path(settings.dbt_project_dir).resolve())
-    command = [*args, "--project-dir", project, "--profiles-dir", project, "--target", settings.dbt_target]
-    command += ["--vars", json.dumps(access_vars(settings))]
-    outcome = dbtRunner().invoke(command)
+    dbt_vars = access_vars(settings)
+    options = ["--project-dir", project, "--profiles-dir", project, "--target", settings.dbt_target]
+    options += ["--vars", json.dumps(dbt_vars)]
+    command = [*args, *options]
+    outcome = dbtRunner(manifest=_manifest(settings, options, dbt_vars)).invoke(command)
     result = DbtResult(command=["dbt", *args])
     if outcome.exception is not None:
         raise DbtError(f"dbt {' '.join(args)} crashed: {outcome.exception}") from outcome.exception

@@ -27,12 +27,16 @@ class Plugin(BasePlugin):
         if self._conn is None or target_config.location is None:
             raise RuntimeError("delta_lake plugin used before DuckDB connected or without a location")
         relation = target_config.relation.render()
-        # The materialization says how to write: "delta:overwrite" or "delta:append".
-        mode = target_config.location.format.partition(":")[2] or "overwrite"
-        if mode not in {"overwrite", "append"}:
-            raise ValueError(f"unknown delta write mode {mode!r} for {relation}")
+        # The materialization says how to write: "delta:overwrite", "delta:append", or
+        # "delta:delete:<key>" (delete the rows whose <key> the relation lists; see delete_stale_rows.sql).
+        mode, _, key = (target_config.location.format.partition(":")[2] or "overwrite").partition(":")
+        if mode not in {"overwrite", "append", "delete"} or (mode == "delete") != bool(key):
+            raise ValueError(f"unknown delta write mode {target_config.location.format!r} for {relation}")
         cursor = self._conn.cursor()
         try:
+            if mode == "delete":
+                self._delete(cursor, relation, target_config.location.path, key)
+                return
             reader = cursor.execute(f"select * from {relation}").fetch_record_batch(BATCH_ROWS)
             if mode == "overwrite":
                 write_deltalake(
@@ -48,3 +52,13 @@ class Plugin(BasePlugin):
                 )
         finally:
             cursor.close()
+
+    def _delete(self, cursor: DuckDBPyConnection, relation: str, path: str, key: str) -> None:
+        """Delete the rows whose ``key`` is listed in ``relation``; only files holding such rows are rewritten."""
+        from deltalake import DeltaTable
+
+        from feedbackloop.governance.purge import delete_keys
+
+        keys = cursor.execute(f'select distinct "{key}" from {relation}').fetch_arrow_table().column(0)
+        if len(keys):
+            delete_keys(DeltaTable(path, storage_options=self.storage_options), key, keys.to_pylist())

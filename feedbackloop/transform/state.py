@@ -1,11 +1,14 @@
-"""Skip a dbt build when none of its input tables changed since its last successful build.
+"""Build only what changed: compare each input table's Delta version with the layer's last successful build.
 
 Delta versions are cheap to read (the transaction log only), so comparing them is how a rerun
-with nothing new finishes in seconds instead of rebuilding and retesting a million rows.
+with nothing new finishes in seconds instead of rebuilding and retesting a million rows, and how
+a rerun with a few new files rebuilds and tests only the models downstream of the tables that
+changed (``build_selection``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -14,10 +17,17 @@ from feedbackloop.settings import Settings
 from feedbackloop.warehouse import lake_tables
 
 LAYER_INPUTS = {"silver": ("bronze",), "gold": ("bronze", "silver")}
+# Files whose change can change what a build produces or checks; a change means a whole-layer build.
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "tests/**/*")
 
 
 def _state_path(settings: Settings) -> Path:
     return Path(settings.warehouse_path).parent / "_state" / "dbt_inputs.json"
+
+
+def _load(settings: Settings) -> dict:
+    path = _state_path(settings)
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def input_versions(settings: Settings, select: str) -> dict[str, int]:
@@ -33,17 +43,54 @@ def input_versions(settings: Settings, select: str) -> dict[str, int]:
     return versions
 
 
+def project_fingerprint(settings: Settings, dbt_vars: dict | None = None) -> str:
+    """A hash of the dbt project's models, macros, tests and configuration (and the vars passed in)."""
+    root = Path(settings.dbt_project_dir)
+    digest = hashlib.sha256(json.dumps(dbt_vars or {}, sort_keys=True).encode())
+    files = sorted({p for pattern in PROJECT_FILES for p in root.glob(pattern) if p.is_file()})
+    for path in files:
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def is_up_to_date(settings: Settings, select: str) -> bool:
-    path = _state_path(settings)
-    if not path.exists():
-        return False
-    recorded = json.loads(path.read_text()).get(select)
-    return recorded == input_versions(settings, select)
+    recorded = _load(settings).get(select)
+    return recorded is not None and recorded == input_versions(settings, select)
 
 
-def record_success(settings: Settings, select: str) -> None:
+def build_selection(settings: Settings, select: str, fingerprint: str, force: bool = False) -> list[str] | None:
+    """dbt selection arguments for building ``select`` (one or more layers); None when nothing changed.
+
+    The whole layer, unit tests included, when forced, on a first build, or when the project itself
+    changed since the last successful build. Otherwise only the models and data tests of the layer
+    that are downstream of an input table whose Delta version moved: a model none of whose inputs
+    changed would be rebuilt to the same rows, and its data tests would check the same rows again.
+    Unit tests check the SQL against fixed rows, so they run when the SQL changes, not on every run.
+    """
+    state = _load(settings)
+    recorded = state.get(select)
+    layer_args = ["--select", *select.split()]
+    if force or recorded is None or state.get(f"{select}#project") != fingerprint:
+        return layer_args
+    current = input_versions(settings, select)
+    changed = sorted(key for key in current.keys() | recorded.keys() if current.get(key) != recorded.get(key))
+    if not changed:
+        return None
+    selectors = []
+    for key in changed:
+        layer, name = key.split(".", 1)
+        for part in select.split():
+            selectors.append(f"source:{layer}.{name}+,{part}")  # a table a Python stage writes
+            if layer != "bronze":
+                selectors.append(f"{name}+,{part}")  # a table dbt builds in an upstream layer
+    return ["--select", *selectors, "--exclude-resource-type", "unit_test"]
+
+
+def record_success(settings: Settings, select: str, fingerprint: str | None = None) -> None:
     path = _state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = json.loads(path.read_text()) if path.exists() else {}
+    state = _load(settings)
     state[select] = input_versions(settings, select)
+    if fingerprint is not None:
+        state[f"{select}#project"] = fingerprint
     path.write_text(json.dumps(state, indent=2, sort_keys=True))

@@ -1,8 +1,22 @@
+{#- Incremental: a pre-hook deletes the rows whose inputs changed (fct_feedback_stale_doc_ids), then
+    the rows of every kept doc not (or no longer) in gold are appended. Equal to a full rebuild. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='doc_id',
+        pre_hook="{{ delete_stale_rows('doc_id', fct_feedback_stale_doc_ids(this)) }}",
+    )
+}}
+
 with
 
 feedback as (
 
-    select * from {{ ref('stg_bronze__feedback') }}
+    select * from {{ ref('stg_bronze__feedback') }} as silver
+    {% if is_incremental() %}
+    -- after the pre-hook, a doc in gold has its current row there
+    where not exists (select 1 from {{ this }} as gold where gold.doc_id = silver.doc_id)
+    {% endif %}
 
 ),
 

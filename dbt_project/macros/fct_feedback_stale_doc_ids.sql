@@ -1,0 +1,35 @@
+{#- The gold.fct_feedback rows an incremental run must replace or remove: every column a full
+    rebuild could now compute differently for a doc_id already in gold. The columns that come from
+    stg_bronze__feedback never change under a doc_id (silver only appends, and the doc_id hashes the
+    text); everything else is compared with its input, null-safe:
+      - int_feedback__deduplicated, rebuilt on every silver run: a doc that stopped counting (a newer
+        version, a deletion at the source, an erasure) goes; `copies` moves when a duplicate arrives;
+      - int_feedback__latest_changes: a status-only update changes `resolution_status`;
+      - the Python-written silver sources: enrichment and redaction of a doc can arrive after it
+        reached gold, or be erased.
+    A change to the model's SQL itself calls for `--full-refresh`, as with any incremental model. -#}
+{% macro fct_feedback_stale_doc_ids(gold_table) -%}
+    select gold.doc_id
+    from {{ gold_table }} as gold
+    left join {{ ref('int_feedback__deduplicated') }} as duplicates
+        on gold.doc_id = duplicates.doc_id
+    left join {{ ref('stg_bronze__feedback') }} as feedback
+        on gold.doc_id = feedback.doc_id
+    left join {{ ref('int_feedback__latest_changes') }} as latest_changes
+        on gold.source_system = latest_changes.source_system
+        and gold.source_record_id = latest_changes.source_record_id
+    left join {{ source('silver', 'feedback_enrichment') }} as enrichment
+        on gold.doc_id = enrichment.doc_id
+    left join {{ source('silver', 'feedback_redacted') }} as redacted
+        on gold.doc_id = redacted.doc_id
+    where not coalesce(duplicates.is_kept, false)
+        or feedback.doc_id is null
+        or gold.copies is distinct from duplicates.copies
+        or gold.resolution_status is distinct from coalesce(latest_changes.resolution_status, feedback.resolution_status)
+        or gold.language is distinct from enrichment.language
+        or gold.language_score is distinct from enrichment.language_score
+        or gold.redacted_text is distinct from redacted.redacted_text
+        or gold.redacted_agent_text is distinct from redacted.redacted_agent_text
+        or gold.redacted_system_notes is distinct from redacted.redacted_system_notes
+        or gold.pii_types is distinct from redacted.pii_types
+{%- endmacro %}
