@@ -14,10 +14,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from feedbackloop.incidents.signals import US_PER_DAY, US_PER_HOUR
 from feedbackloop.incidents.tables import MONITOR_RUNS
 from feedbackloop.incidents.telemetry import has_tables
 
-US_PER_HOUR = 3_600_000_000
 MONITOR_RUNS_TABLE = ("gold", "fct_monitor_runs")
 
 
@@ -33,7 +33,7 @@ def plan_passes(
     """
     step = int(cadence_hours * US_PER_HOUR)
     if last_us is None:  # the warm-up counts from the boundary at or before the first item
-        last_us = (first_us // step) * step + int(warmup_days * 24 * US_PER_HOUR) - 1
+        last_us = (first_us // step) * step + int(warmup_days * US_PER_DAY) - 1
     boundary = (last_us // step + 1) * step
     passes = []
     while boundary < newest_us:
