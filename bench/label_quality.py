@@ -14,6 +14,7 @@ out-of-scope handling, with the out-of-scope threshold chosen on the validation 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from collections import Counter
@@ -28,11 +29,13 @@ from feedbackloop.label.cache import LabelCache
 from feedbackloop.label.cascade import Audit, Cascade, LabelInput
 from feedbackloop.label.client import LLMLabeler
 from feedbackloop.label.evaluate import scores
+from feedbackloop.label.examples import ExampleBank
 from feedbackloop.label.features import extra_features, vader_scores
 from feedbackloop.label.local import LocalClassifier
 from feedbackloop.label.local_tier import LocalTier
 from feedbackloop.label.prompts import PromptSet
 from feedbackloop.label.taxonomy import Taxonomy, load_taxonomy
+from feedbackloop.label.tuned import TuneConfig, TunedEncoder
 from feedbackloop.lake import Lake
 from feedbackloop.settings import PROJECT_ROOT, Settings
 
@@ -74,6 +77,101 @@ def local_cv(d: Dataset, vectors: np.ndarray, fold: np.ndarray) -> tuple[list[st
     return predicted, confidence, models
 
 
+def tuned_cv(d: Dataset, fold: np.ndarray, settings: Settings) -> tuple[list[TunedEncoder], float]:
+    """One tuned encoder per fold, trained on the other folds (kept in bench/out/tuned, so a rerun reuses them).
+
+    Returns the encoders and the median training time per fold (0 when all were reused).
+    """
+    config = TuneConfig(epochs=settings.label_tuned_epochs)
+    digest = hashlib.sha256(repr((config, d.texts, d.labels)).encode()).hexdigest()[:12]
+    encoders, seconds = [], []
+    for k in range(fold.max() + 1):
+        directory = OUT / "tuned" / f"{d.name}.{digest}" / f"fold{k}"
+        if TunedEncoder.exists(directory):
+            encoders.append(TunedEncoder.load(directory))
+            continue
+        train = np.flatnonzero(fold != k)
+        started = time.perf_counter()
+        encoder = TunedEncoder.train([d.texts[i] for i in train], [d.labels[i] for i in train], config)
+        seconds.append(time.perf_counter() - started)
+        print(f"{d.name}: tuned fold {k} in {seconds[-1]:.0f} s", flush=True)
+        encoders.append(TunedEncoder.load(encoder.save(directory)))
+    return encoders, float(np.median(seconds)) if seconds else 0.0
+
+
+def tiered_cv(
+    d: Dataset,
+    vectors: np.ndarray,
+    fold: np.ndarray,
+    tier_for_fold: Any,
+    head: str,
+) -> tuple[list[str], np.ndarray, int]:
+    """Out-of-fold predictions of one head of the full local tier (frozen heads + escalation), and rows escalated."""
+    predicted: list[str] = [""] * len(d)
+    confidence = np.zeros(len(d), dtype=np.float32)
+    escalated = 0
+    for k in range(fold.max() + 1):
+        test = np.flatnonzero(fold == k)
+        out = tier_for_fold(k).predict(
+            vectors[test], [d.texts[i] for i in test], [d.ratings[i] for i in test] if d.ratings else None
+        )
+        labels, conf = (
+            (out.category, out.category_confidence) if head == "category" else (out.sentiment, out.sentiment_confidence)
+        )
+        for j, i in enumerate(test):
+            predicted[i] = labels[j]
+        confidence[test] = conf
+        escalated += out.escalated
+    return predicted, confidence, escalated
+
+
+def _tier(
+    settings: Settings, category: LocalClassifier, sentiment: LocalClassifier, head: str, encoder: TunedEncoder
+) -> LocalTier:
+    return LocalTier(category, sentiment, {head: encoder}, settings.label_tuned_escalate_below)
+
+
+def tuned_report(
+    d: Dataset,
+    vectors: np.ndarray,
+    fold: np.ndarray,
+    frozen: list[str],
+    models: list[LocalClassifier],
+    tuned: list[TunedEncoder],
+    head: str,
+    settings: Settings,
+) -> tuple[dict[str, Any], list[str], np.ndarray]:
+    """Frozen heads alone, the tuned encoder alone, and the local tier as shipped (frozen + escalation).
+
+    Also returns the shipped tier's out-of-fold predictions and confidences.
+    """
+    alone: list[str] = [""] * len(d)
+    for k, encoder in enumerate(tuned):
+        test = np.flatnonzero(fold == k)
+        proba = encoder.predict_proba([d.texts[i] for i in test])
+        for j, i in enumerate(test):
+            alone[i] = encoder.classes[int(proba[j].argmax())]
+    lexicon, zero = LocalClassifier.lexicon(), None
+    if head == "sentiment":
+        zero = LocalTier.zero_shot(load_taxonomy(TAXONOMIES / "default.yaml"), get_embedder(settings)).category
+
+    def tier(k: int) -> LocalTier:
+        if head == "category":
+            return _tier(settings, models[k], lexicon, head, tuned[k])
+        assert zero is not None
+        return _tier(settings, zero, models[k], head, tuned[k])
+
+    shipped, confidence, escalated = tiered_cv(d, vectors, fold, tier, head)
+    report = {
+        "local_cv_frozen_heads": macro(d.labels, frozen),
+        "tuned_alone_cv": macro(d.labels, alone),
+        "local_cv": macro(d.labels, shipped),
+        "escalated_share": round(escalated / len(d), 4),
+        "escalate_below": settings.label_tuned_escalate_below,
+    }
+    return report, shipped, confidence
+
+
 def baseline_logreg(d: Dataset, vectors: np.ndarray, fold: np.ndarray) -> list[str]:
     from sklearn.linear_model import LogisticRegression
 
@@ -107,6 +205,7 @@ def run_cascade(
     picked: np.ndarray,
     head: str,
     base_url: str,
+    tuned: list[TunedEncoder] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The real Cascade over the sample, fold by fold: local tier from the other folds, then the LLM."""
     prompts = PromptSet.load(Path(settings.label_prompt_dir))
@@ -121,12 +220,24 @@ def run_cascade(
             continue
         zero_shot = LocalTier.zero_shot(taxonomy, embedder)
         tier = LocalTier(model, zero_shot.sentiment) if head == "category" else LocalTier(zero_shot.category, model)
+        if tuned:
+            tier.tuned[head] = tuned[k]
+            tier.escalate_below = settings.label_tuned_escalate_below
         audit = Audit(
             taxonomy.version_id, prompts.version, model_id, "llama_cpp", settings.llm_temperature, "bench", "bench"
         )
         llm = LLMLabeler(settings, taxonomy, prompts, base_url=base_url)
         cache = LabelCache(lake, prompts.version, taxonomy.version_id, model_id)
-        cascade = Cascade(settings, taxonomy, tier, audit, llm=llm, cache=cache)
+        train = np.flatnonzero(fold != k)  # worked examples come from the other folds only, like the tier
+        gold = [d.labels[i] for i in train]
+        bank = ExampleBank(
+            vectors[train],
+            [d.texts[i] for i in train],
+            gold if head == "category" else [None] * len(train),
+            gold if head == "sentiment" else None,
+        )
+        examples = bank if settings.label_llm_examples else None
+        cascade = Cascade(settings, taxonomy, tier, audit, llm=llm, cache=cache, examples=examples)
         items = [
             LabelInput(key=str(i), text=d.texts[i], rating=(d.ratings[i] if d.ratings else None), language="en")
             for i in members
@@ -172,6 +283,12 @@ def app_reviews_bench(settings: Settings, args: argparse.Namespace, server_url: 
     result["local_cv"] = macro(d.labels, predicted)
     result["local_cv_accuracy"] = round(scores(d.labels, predicted).accuracy, 4)
     result["local_cv_seconds"] = round(time.perf_counter() - started, 1)
+    tuned = None
+    if "category" in settings.label_tuned_heads:
+        tuned, result["tuned_train_seconds_per_fold"] = tuned_cv(d, fold, settings)
+        report, predicted, confidence = tuned_report(d, vectors, fold, predicted, models, tuned, "category", settings)
+        result.update(report)
+        result["local_cv_accuracy"] = round(scores(d.labels, predicted).accuracy, 4)
     threshold = settings.label_local_accept_threshold
     confident = confidence >= threshold
     result["local_share_at_threshold"] = round(float(confident.mean()), 4)
@@ -180,7 +297,7 @@ def app_reviews_bench(settings: Settings, args: argparse.Namespace, server_url: 
     )
     if server_url:
         picked = sample(d.labels, args.sample)
-        rows, totals = run_cascade(settings, taxonomy, d, vectors, fold, models, picked, "category", server_url)
+        rows, totals = run_cascade(settings, taxonomy, d, vectors, fold, models, picked, "category", server_url, tuned)
         gold = [d.labels[i] for i in picked]
         result["cascade_sample"] = {
             "n": len(picked),
@@ -226,13 +343,18 @@ def amazon_bench(settings: Settings, args: argparse.Namespace, server_url: str |
     result["baseline_logreg_minilm_cv"] = macro(d.labels, baseline_logreg(d, vectors, fold))
     predicted, confidence, models = local_cv(d, vectors, fold)
     result["local_cv"] = macro(d.labels, predicted)
+    tuned = None
+    if "sentiment" in settings.label_tuned_heads:
+        tuned, result["tuned_train_seconds_per_fold"] = tuned_cv(d, fold, settings)
+        report, predicted, confidence = tuned_report(d, vectors, fold, predicted, models, tuned, "sentiment", settings)
+        result.update(report)
     threshold = settings.label_local_accept_threshold
     result["local_share_at_threshold"] = round(float((confidence >= threshold).mean()), 4)
     if server_url:
         taxonomy = load_taxonomy(TAXONOMIES / "default.yaml")
         picked = sample(d.labels, args.sample)
         routed = settings.model_copy(update={"label_local_route_on": ["sentiment"]})
-        rows, totals = run_cascade(routed, taxonomy, d, vectors, fold, models, picked, "sentiment", server_url)
+        rows, totals = run_cascade(routed, taxonomy, d, vectors, fold, models, picked, "sentiment", server_url, tuned)
         gold = [d.labels[i] for i in picked]
         result["cascade_sample"] = {
             "n": len(picked),
@@ -325,8 +447,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
+    examples = Settings().label_llm_examples  # answers are cached per lake: one lake per example count
     settings = Settings(
-        lake_uri=str(OUT / "lake"),
+        lake_uri=str(OUT / f"lake-examples{examples}"),
         llm_endpoint_kind="llama_cpp",
         llm_model=args.llm or "none",
         llm_server_model=args.llm or "smollm2-135m",

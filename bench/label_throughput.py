@@ -75,6 +75,41 @@ def local_tier_figures(settings: Settings) -> dict[str, Any]:
     return figures
 
 
+def tuned_tier_figures(settings: Settings) -> dict[str, Any]:
+    """The shipped local default for sentiment: frozen heads, unsure rows escalated to the tuned encoder.
+
+    Fold 0 of the Amazon benchmark (models trained on the other folds, as in bench.label_quality),
+    measured on its held-out items against the tuned encoder run on every item.
+    """
+    from bench.label_quality import folds, local_cv, tuned_cv
+
+    taxonomy = load_taxonomy(PROJECT_ROOT / "config" / "taxonomies" / "default.yaml")
+    data = amazon_sentiment(settings)
+    vectors = embeddings(data, settings)
+    fold = folds(data.labels)
+    encoders, _ = tuned_cv(data, fold, settings)
+    _, _, models = local_cv(data, vectors, fold)
+    tier = LocalTier(
+        LocalTier.zero_shot(taxonomy, get_embedder(settings)).category,
+        models[0],
+        {"sentiment": encoders[0]},
+        settings.label_tuned_escalate_below,
+    )
+    test = [i for i in range(len(data)) if fold[i] == 0]
+    texts, held = [data.texts[i] for i in test], vectors[test]
+    shipped = median_seconds(lambda: tier.predict(held, texts))
+    every = median_seconds(lambda: encoders[0].predict_proba(texts), 3)
+    frozen = LocalTier(tier.category, tier.sentiment)
+    return {
+        "items": len(test),
+        "escalated_share": round(tier.predict(held, texts).escalated / len(test), 4),
+        "escalate_below": settings.label_tuned_escalate_below,
+        "tier_items_per_s": round(len(test) / shipped),
+        "tuned_encoder_on_every_item_items_per_s": round(len(test) / every),
+        "frozen_heads_only_items_per_s": round(len(test) / median_seconds(lambda: frozen.predict(held, texts))),
+    }
+
+
 async def _sampled(labeler: LLMLabeler, work: list[tuple[str, None]]) -> tuple[float, list[int]]:
     samples: list[int] = []
     done = asyncio.Event()
@@ -145,7 +180,9 @@ def main() -> None:
     parser.add_argument("--llm", default="smollm2-135m", help="packaged GGUF for the LLM figures ('' to skip)")
     parser.add_argument("--llm-items", type=int, default=8)
     parser.add_argument("--in-flight", type=int, default=4)
-    parser.add_argument("--parts", default="local,llm", help="local (classifier rates), llm (in-flight, rerun)")
+    parser.add_argument(
+        "--parts", default="local,llm", help="local (classifier rates), tuned (escalation), llm (in-flight, rerun)"
+    )
     args = parser.parse_args()
     settings = Settings(
         llm_endpoint_kind="llama_cpp",
@@ -159,6 +196,9 @@ def main() -> None:
     if "local" in args.parts:
         results["local_tier"] = local_tier_figures(settings)
         print(json.dumps(results, indent=1), flush=True)
+    if "tuned" in args.parts:
+        results["tuned_tier"] = tuned_tier_figures(settings)
+        print(json.dumps({"tuned_tier": results["tuned_tier"]}, indent=1), flush=True)
     if args.llm and "llm" in args.parts:
         results["llm_tier"] = llm_figures(settings, args.llm_items)
         print(json.dumps({"llm_tier": results["llm_tier"]}, indent=1), flush=True)

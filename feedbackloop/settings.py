@@ -232,6 +232,17 @@ class Settings(BaseSettings):
         30, ge=2, description="Accepted labels needed before the local classifier is retrained"
     )
     label_batch_size: int = Field(64, ge=1, description="Items per LLM batch; each batch is persisted")
+    label_llm_examples: int = Field(
+        4, ge=0, le=20, description="Most similar accepted labels shown to the LLM as worked examples (0 = none)"
+    )
+    label_tuned_heads: list[Literal["category", "sentiment"]] = Field(
+        ["sentiment"], description="Local heads that also fine-tune a MiniLM encoder when retrained"
+    )
+    label_tuned_min_labels: int = Field(200, ge=2, description="Accepted labels a head needs before it is fine-tuned")
+    label_tuned_epochs: int = Field(3, ge=1, description="Fine-tuning epochs (fixed in advance)")
+    label_tuned_escalate_below: float = Field(
+        0.6, ge=0, le=1, description="Frozen-head confidence under which the tuned encoder decides instead"
+    )
 
     # -- drift (Evidently report, retraining policy, retrain gate) -------------------------------
     drift_config_path: Path = Field(

@@ -18,6 +18,7 @@ import numpy as np
 from feedbackloop.label.cache import LabelCache
 from feedbackloop.label.client import LLMLabeler, LLMResult, run_async
 from feedbackloop.label.decision import decision_model
+from feedbackloop.label.examples import ExampleBank
 from feedbackloop.label.features import vader_scores
 from feedbackloop.label.local_tier import LocalPrediction, LocalTier
 from feedbackloop.label.taxonomy import Taxonomy
@@ -46,6 +47,7 @@ class CascadeStats:
     items: int = 0
     rule: int = 0
     local: int = 0
+    local_escalated: int = 0  # head predictions made by a tuned encoder because the frozen head was unsure
     llm: int = 0
     llm_cache_hits: int = 0
     accepted: int = 0
@@ -90,6 +92,7 @@ class Cascade:
         audit: Audit,
         llm: LLMLabeler | None = None,
         cache: LabelCache | None = None,
+        examples: ExampleBank | None = None,
     ) -> None:
         self.settings = settings
         self.taxonomy = taxonomy
@@ -97,6 +100,7 @@ class Cascade:
         self.audit = audit
         self.llm = llm
         self.cache = cache
+        self.examples = examples if examples is not None and len(examples) else None
         self.stats = CascadeStats()
 
     # -- rows ---------------------------------------------------------------------------------------
@@ -221,6 +225,7 @@ class Cascade:
             texts.append(text)
             flags.append(item_flags)
         pred = self.local.predict(vectors, texts, [item.rating for item in items])
+        stats.local_escalated += pred.escalated
         route = pred.route_confidence(settings.label_local_route_on) if items else np.zeros(0)
         rows: list[dict[str, Any]] = []
         to_llm: list[int] = []
@@ -245,7 +250,7 @@ class Cascade:
         if rows:
             sink(rows)
         if to_llm and self.llm is not None:
-            self._run_llm(items, texts, to_llm, pred, flags, sink)
+            self._run_llm(items, texts, to_llm, pred, flags, sink, vectors)
         return stats
 
     def _rule_row(self, item: LabelInput, text: str, flags: list[str]) -> dict[str, Any]:
@@ -276,6 +281,7 @@ class Cascade:
         pred: LocalPrediction,
         flags: list[list[str]],
         sink: Sink,
+        vectors: np.ndarray,
     ) -> None:
         assert self.llm is not None
         stats = self.stats
@@ -317,9 +323,16 @@ class Cascade:
 
         llm = self.llm
         work = [(texts[i], items[i].metadata) for i in pending]
+        shown = None
+        if self.examples is not None and pending:
+            shown = self.examples.nearest(
+                vectors[pending], self.settings.label_llm_examples, [texts[i] for i in pending]
+            )
+            for i in pending:  # the label says which example set its prompt showed
+                flags[i].append(self.examples.version)
 
         if work:
-            run_async(lambda: llm.label_many(work, on_result))
+            run_async(lambda: llm.label_many(work, on_result, shown))
         flush()
         s = llm.stats
         stats.llm_calls, stats.llm_retries, stats.llm_repairs = s.calls, s.retries, s.repairs

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import openai
 
 from feedbackloop.label.decision import LabelDecision, decision_model, decision_schema
+from feedbackloop.label.examples import Example
 from feedbackloop.label.parsing import DecisionError, parse_decision, verify_evidence
 from feedbackloop.label.prompts import PromptSet
 from feedbackloop.label.taxonomy import Taxonomy
@@ -171,10 +172,12 @@ class LLMLabeler:
         raise EndpointUnavailable(f"gave up after {settings.llm_max_attempts} attempts: {last}")
 
     # -- one item: call, validate, repair once, verify evidence ---------------------------------------
-    async def label(self, text: str, metadata: dict[str, object] | None = None) -> LLMResult:
+    async def label(
+        self, text: str, metadata: dict[str, object] | None = None, examples: list[Example] | None = None
+    ) -> LLMResult:
         messages = [
             {"role": "system", "content": self._system},
-            {"role": "user", "content": self.prompts.user_message(text, metadata)},
+            {"role": "user", "content": self.prompts.user_message(text, metadata, examples)},
         ]
         result = LLMResult(status="invalid")
         started = time.perf_counter()
@@ -222,12 +225,16 @@ class LLMLabeler:
         self,
         items: Sequence[tuple[str, dict[str, object] | None]],
         on_result: Callable[[int, LLMResult], Awaitable[None] | None] | None = None,
+        examples: Sequence[list[Example]] | None = None,
     ) -> list[LLMResult]:
-        """Label every item with at most ``llm_max_in_flight`` requests open at once, in input order."""
+        """Label every item with at most ``llm_max_in_flight`` requests open at once, in input order.
+
+        ``examples``, if given, holds each item's worked examples, row for row.
+        """
         async with self._open() as client:
             self._client = client
             try:
-                return await self._label_all(items, on_result)
+                return await self._label_all(items, on_result, examples)
             finally:
                 self._client = None
 
@@ -235,6 +242,7 @@ class LLMLabeler:
         self,
         items: Sequence[tuple[str, dict[str, object] | None]],
         on_result: Callable[[int, LLMResult], Awaitable[None] | None] | None,
+        examples: Sequence[list[Example]] | None,
     ) -> list[LLMResult]:
         semaphore = asyncio.Semaphore(self.settings.llm_max_in_flight)
         results: list[LLMResult | None] = [None] * len(items)
@@ -244,7 +252,7 @@ class LLMLabeler:
                 if self.stats.breaker_open:
                     results[index] = LLMResult(status="unavailable", error="endpoint unreachable; item stays queued")
                 else:
-                    results[index] = await self.label(text, metadata)
+                    results[index] = await self.label(text, metadata, examples[index] if examples else None)
             if on_result is not None:
                 maybe = on_result(index, results[index])  # type: ignore[arg-type]
                 if maybe is not None:

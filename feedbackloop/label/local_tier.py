@@ -11,8 +11,11 @@ import numpy as np
 
 from feedbackloop.embed.model import Embedder
 from feedbackloop.label.features import extra_features
-from feedbackloop.label.local import LocalClassifier
+from feedbackloop.label.local import LocalClassifier, Prediction
 from feedbackloop.label.taxonomy import Taxonomy
+from feedbackloop.label.tuned import TuneConfig, TunedEncoder
+
+HEADS = ("category", "sentiment")
 
 
 @dataclass
@@ -22,6 +25,7 @@ class LocalPrediction:
     sentiment: list[str]
     sentiment_score: np.ndarray
     sentiment_confidence: np.ndarray
+    escalated: int = 0  # head predictions the tuned encoders made because the frozen heads were unsure
 
     def route_confidence(self, heads: Sequence[str]) -> np.ndarray:
         """How sure the local tier is about the heads the deployment cares about (the least sure one)."""
@@ -42,13 +46,27 @@ _ZERO_SHOT: dict[tuple[str, str, float], LocalClassifier] = {}
 
 
 class LocalTier:
-    def __init__(self, category: LocalClassifier, sentiment: LocalClassifier) -> None:
+    """Frozen heads on the precomputed embedding; unsure rows escalate to a head's tuned encoder, if trained."""
+
+    def __init__(
+        self,
+        category: LocalClassifier,
+        sentiment: LocalClassifier,
+        tuned: dict[str, TunedEncoder] | None = None,
+        escalate_below: float = 0.6,
+    ) -> None:
         self.category = category
         self.sentiment = sentiment
+        self.tuned = dict(tuned or {})
+        self.escalate_below = escalate_below
 
     @property
     def model_id(self) -> str:
-        return f"local:{self.category.version}|{self.sentiment.version}"
+        def part(head: str) -> str:
+            version = getattr(self, head).version
+            return f"{version}+{self.tuned[head].version}" if head in self.tuned else version
+
+        return f"local:{part('category')}|{part('sentiment')}"
 
     @staticmethod
     def directory(model_dir: Path, taxonomy: Taxonomy, embedder: Embedder) -> Path:
@@ -73,23 +91,30 @@ class LocalTier:
         )
 
     @classmethod
-    def load(cls, model_dir: Path, taxonomy: Taxonomy, embedder: Embedder) -> LocalTier:
-        """The retrained heads for this taxonomy and embedding space if any, else zero-shot."""
+    def load(cls, model_dir: Path, taxonomy: Taxonomy, embedder: Embedder, escalate_below: float = 0.6) -> LocalTier:
+        """The retrained heads (and tuned encoders) for this taxonomy and embedding space if any, else zero-shot."""
         directory = cls.directory(model_dir, taxonomy, embedder)
-        category_path, sentiment_path = directory / "category.npz", directory / "sentiment.npz"
         tier = cls.zero_shot(taxonomy, embedder)
-        if category_path.is_file():
-            tier.category = LocalClassifier.load(category_path)
-        if sentiment_path.is_file():
-            tier.sentiment = LocalClassifier.load(sentiment_path)
+        tier.escalate_below = escalate_below
+        for head in HEADS:
+            if (directory / f"{head}.npz").is_file():
+                setattr(tier, head, LocalClassifier.load(directory / f"{head}.npz"))
+                if TunedEncoder.exists(directory / f"{head}_tuned"):
+                    tier.tuned[head] = TunedEncoder.load(directory / f"{head}_tuned")
         return tier
 
     def save(self, model_dir: Path, taxonomy: Taxonomy, embedder: Embedder) -> Path:
+        import shutil
+
         directory = self.directory(model_dir, taxonomy, embedder)
-        if self.category.kind == "trained":
-            self.category.save(directory / "category.npz")
-        if self.sentiment.kind == "trained":
-            self.sentiment.save(directory / "sentiment.npz")
+        for head in HEADS:
+            if getattr(self, head).kind != "trained":
+                continue
+            getattr(self, head).save(directory / f"{head}.npz")
+            tuned_dir = directory / f"{head}_tuned"
+            shutil.rmtree(tuned_dir, ignore_errors=True)  # a stale encoder must not outlive the head it backs
+            if head in self.tuned:
+                self.tuned[head].save(tuned_dir)
         return directory
 
     def predict(
@@ -98,12 +123,43 @@ class LocalTier:
         extra = extra_features(texts, ratings)
         category = self.category.predict(vectors, extra, texts)
         sentiment = self.sentiment.predict(vectors, extra, texts)
+        escalated = 0
+        if "category" in self.tuned:
+            category, n = _escalate(category, self.category.classes, self.tuned["category"], texts, self.escalate_below)
+            escalated += n
+        if "sentiment" in self.tuned:
+            sentiment, n = _escalate(
+                sentiment, self.sentiment.classes, self.tuned["sentiment"], texts, self.escalate_below
+            )
+            escalated += n
         classes = self.sentiment.classes
         proba = sentiment.proba
         score = proba[:, classes.index("positive")] - proba[:, classes.index("negative")] if len(proba) else np.zeros(0)
         return LocalPrediction(
-            category.labels, category.confidence, sentiment.labels, score.astype(np.float32), sentiment.confidence
+            category.labels,
+            category.confidence,
+            sentiment.labels,
+            score.astype(np.float32),
+            sentiment.confidence,
+            escalated,
         )
+
+
+def _escalate(
+    pred: Prediction, classes: list[str], tuned: TunedEncoder, texts: Sequence[str], below: float
+) -> tuple[Prediction, int]:
+    """Rows the frozen head is less than ``below`` sure of take the tuned encoder's probabilities."""
+    rows = np.flatnonzero(pred.confidence < below)
+    if not len(rows):
+        return pred, 0
+    tuned_proba = tuned.predict_proba([texts[i] for i in rows])
+    proba = pred.proba.copy()
+    proba[rows] = 0.0
+    for j, name in enumerate(tuned.classes):  # the frozen head may know classes the tuned one never saw
+        proba[rows, classes.index(name)] = tuned_proba[:, j]
+    best = proba.argmax(axis=1)
+    confidence = proba[np.arange(len(best)), best]
+    return Prediction([classes[i] for i in best], confidence, pred.similarity, proba), len(rows)
 
 
 def train_tier(
@@ -114,8 +170,14 @@ def train_tier(
     categories: Sequence[str],
     sentiments: Sequence[str | None],
     ratings: Sequence[float | None] | None = None,
+    tune: TuneConfig | None = None,
+    tune_heads: Sequence[str] = (),
+    tune_min_labels: int = 200,
 ) -> LocalTier:
-    """Retrain both heads on accepted labels, plus the taxonomy's own texts so no category vanishes."""
+    """Retrain both heads on accepted labels, plus the taxonomy's own texts so no category vanishes.
+
+    Heads named in ``tune_heads`` with at least ``tune_min_labels`` labels also get a tuned encoder.
+    """
     seed_texts = [(name, text) for name, texts_ in class_texts(taxonomy).items() for text in texts_]
     seed_vectors = embedder.embed([t for _, t in seed_texts])
     all_vectors = np.vstack([vectors, seed_vectors])
@@ -135,4 +197,11 @@ def train_tier(
             [all_texts[i] for i in known],
             space_id=embedder.model_id,
         )
+    targets = {"category": (list(texts), list(categories))}
+    if tier.sentiment.kind == "trained":
+        targets["sentiment"] = ([texts[i] for i in known], [str(sentiments[i]) for i in known])
+    for head in tune_heads:
+        head_texts, head_labels = targets.get(head, ([], []))
+        if len(head_texts) >= tune_min_labels and len(set(head_labels)) >= 2:
+            tier.tuned[head] = TunedEncoder.train(head_texts, head_labels, tune)
     return tier

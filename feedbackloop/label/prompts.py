@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from feedbackloop.label.examples import Example
 from feedbackloop.label.taxonomy import Taxonomy
 
 PROMPT_FILES = ("system.md", "user.md", "repair.md")
-_TAG = re.compile(r"<\s*(/?)\s*feedback\s*>", re.IGNORECASE)
+_TAG = re.compile(r"<\s*(/?)\s*(feedback|example)\b[^>]*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,14 @@ class PromptSet:
             categories="\n".join(lines),
         )
 
-    def user_message(self, text: str, metadata: dict[str, object] | None = None) -> str:
+    def user_message(
+        self, text: str, metadata: dict[str, object] | None = None, examples: list[Example] | None = None
+    ) -> str:
         meta = {k: v for k, v in (metadata or {}).items() if v not in (None, "")}
+        shown = "\n".join(f"<example{e.attributes()}>{neutralise_tags(e.text)}</example>" for e in examples or [])
         return self.user.substitute(
             metadata=f"metadata: {json.dumps(meta, default=str, ensure_ascii=False)}" if meta else "",
+            examples=f"Similar feedback, as reviewers labelled it:\n{shown}" if shown else "",
             text=neutralise_tags(text),
         )
 
@@ -68,5 +73,5 @@ class PromptSet:
 
 
 def neutralise_tags(text: str) -> str:
-    """Defuse <feedback>/</feedback> inside customer text so it cannot close the data element."""
-    return _TAG.sub(lambda m: f"<{m.group(1)}feedback-text>", text)
+    """Defuse <feedback>/<example> tags inside customer text so it cannot close or forge a data element."""
+    return _TAG.sub(lambda m: f"<{m.group(1)}{m.group(2).lower()}-text>", text)

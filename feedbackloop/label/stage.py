@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from feedbackloop.embed.model import Embedder, get_embedder
@@ -16,11 +17,12 @@ from feedbackloop.governance.runs import code_version
 from feedbackloop.label.cache import LabelCache
 from feedbackloop.label.cascade import Audit, Cascade, CascadeStats, LabelInput
 from feedbackloop.label.client import LLMLabeler
+from feedbackloop.label.examples import ExampleBank
 from feedbackloop.label.local_tier import LocalTier
 from feedbackloop.label.prompts import PromptSet
 from feedbackloop.label.tables import FEEDBACK_LABELS
 from feedbackloop.label.taxonomy import Taxonomy, load_taxonomy
-from feedbackloop.label.vectors import vectors_for
+from feedbackloop.label.vectors import precomputed, vectors_for
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
 
@@ -48,7 +50,9 @@ def prepare(settings: Settings, taxonomy_path: Path | None = None) -> Setup:
         taxonomy=taxonomy,
         prompts=PromptSet.load(Path(settings.label_prompt_dir)),
         embedder=embedder,
-        local=LocalTier.load(Path(settings.label_model_dir), taxonomy, embedder),
+        local=LocalTier.load(
+            Path(settings.label_model_dir), taxonomy, embedder, escalate_below=settings.label_tuned_escalate_below
+        ),
     )
 
 
@@ -95,7 +99,27 @@ def build_cascade(settings: Settings, setup: Setup, run_id: str, base_url: str |
     cache = (
         LabelCache(lake, audit.prompt_version, audit.taxonomy_version, audit.llm_model_id) if lake is not None else None
     )
-    return Cascade(settings, setup.taxonomy, setup.local, audit, llm=llm, cache=cache)
+    examples = example_bank(settings, setup, lake) if llm is not None and lake is not None else None
+    return Cascade(settings, setup.taxonomy, setup.local, audit, llm=llm, cache=cache, examples=examples)
+
+
+def example_bank(settings: Settings, setup: Setup, lake: Lake) -> ExampleBank | None:
+    """Accepted labels (reviewed, or accepted from the LLM) that have a stored vector: the LLM's worked examples."""
+    if settings.label_llm_examples <= 0:
+        return None
+    from feedbackloop.label.training import accepted_examples  # training builds on this module
+
+    accepted = accepted_examples(settings, setup.taxonomy.version_id, set(setup.taxonomy.names))
+    found = precomputed(lake, setup.embedder, [e["doc_id"] for e in accepted], [e["input_hash"] for e in accepted])
+    kept = [e for e in accepted if e["doc_id"] in found and e["text"]]
+    if not kept:
+        return None
+    return ExampleBank(
+        np.vstack([found[e["doc_id"]] for e in kept]),
+        [e["text"] for e in kept],
+        [e["category"] for e in kept],
+        [e["sentiment_label"] for e in kept],
+    )
 
 
 def _to_table(rows: list[dict[str, Any]]) -> pa.Table:

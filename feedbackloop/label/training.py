@@ -27,6 +27,7 @@ from feedbackloop.label.local import LocalClassifier
 from feedbackloop.label.local_tier import LocalTier, train_tier
 from feedbackloop.label.stage import prepare
 from feedbackloop.label.taxonomy import load_taxonomy
+from feedbackloop.label.tuned import TuneConfig
 from feedbackloop.label.vectors import precomputed, vectors_for
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
@@ -155,7 +156,11 @@ def retrain_local(
         [examples[i]["category"] for i in train_idx],
         [examples[i]["sentiment_label"] for i in train_idx],
         [examples[i].get("rating") for i in train_idx],
+        tune=TuneConfig(epochs=settings.label_tuned_epochs),
+        tune_heads=settings.label_tuned_heads,
+        tune_min_labels=settings.label_tuned_min_labels,
     )
+    candidate.escalate_below = settings.label_tuned_escalate_below
     gold = [examples[i]["category"] for i in hold_idx]
     texts = [examples[i]["text"] for i in hold_idx]
     ratings = [examples[i].get("rating") for i in hold_idx]
