@@ -152,7 +152,7 @@ def _escalate(
     rows = np.flatnonzero(pred.confidence < below)
     if not len(rows):
         return pred, 0
-    tuned_proba = tuned.predict_proba([texts[i] for i in rows])
+    tuned_proba = tuned.predict_proba([texts[int(i)] for i in rows])
     proba = pred.proba.copy()
     proba[rows] = 0.0
     for j, name in enumerate(tuned.classes):  # the frozen head may know classes the tuned one never saw

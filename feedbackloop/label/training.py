@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from feedbackloop.drift.config import RetrainConfig, load_drift_config
 from feedbackloop.drift.tables import MODEL_EVALUATIONS
@@ -72,7 +73,10 @@ def accepted_examples(settings: Settings, taxonomy_version: str, names: set[str]
         if not {"feedback_labels", "feedback_label_reviews"} <= tables:
             return []
         accepted = conn.execute(ACCEPTED_SQL, [taxonomy_version]).fetch_arrow_table().to_pylist()
-    inputs = {r["doc_id"]: r for r in model_inputs(settings).to_pylist()}
+    table = model_inputs(settings)
+    # Only the accepted docs' rows become Python objects: silver can hold millions.
+    table = table.filter(pc.is_in(table["doc_id"], pa.array([a["doc_id"] for a in accepted], pa.string())))
+    inputs = {r["doc_id"]: r for r in table.to_pylist()}
     return [
         {**inputs[a["doc_id"]], **a, "text": inputs[a["doc_id"]]["text"] or ""}
         for a in accepted
