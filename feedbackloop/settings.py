@@ -233,7 +233,7 @@ class Settings(BaseSettings):
     )
     label_batch_size: int = Field(64, ge=1, description="Items per LLM batch; each batch is persisted")
     label_llm_examples: int = Field(
-        4, ge=0, le=20, description="Most similar accepted labels shown to the LLM as worked examples (0 = none)"
+        0, ge=0, le=20, description="Most similar accepted labels shown to the LLM as worked examples (0 = none)"
     )
     label_tuned_heads: list[Literal["category", "sentiment"]] = Field(
         ["sentiment"], description="Local heads that also fine-tune a MiniLM encoder when retrained"
