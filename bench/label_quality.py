@@ -95,7 +95,8 @@ def tuned_cv(d: Dataset, fold: np.ndarray, settings: Settings) -> tuple[list[Tun
         encoder = TunedEncoder.train([d.texts[i] for i in train], [d.labels[i] for i in train], config)
         seconds.append(time.perf_counter() - started)
         print(f"{d.name}: tuned fold {k} in {seconds[-1]:.0f} s", flush=True)
-        encoders.append(TunedEncoder.load(encoder.save(directory)))
+        encoder.save(directory)
+        encoders.append(encoder)
     return encoders, float(np.median(seconds)) if seconds else 0.0
 
 
@@ -125,10 +126,16 @@ def tiered_cv(
     return predicted, confidence, escalated
 
 
-def _tier(
-    settings: Settings, category: LocalClassifier, sentiment: LocalClassifier, head: str, encoder: TunedEncoder
+def fold_tier(
+    settings: Settings, taxonomy: Taxonomy, model: LocalClassifier, head: str, encoder: TunedEncoder | None = None
 ) -> LocalTier:
-    return LocalTier(category, sentiment, {head: encoder}, settings.label_tuned_escalate_below)
+    """One fold's local tier: its trained ``head`` (plus that head's tuned encoder), zero-shot for the other head."""
+    zero_shot = LocalTier.zero_shot(taxonomy, get_embedder(settings))
+    tier = LocalTier(model, zero_shot.sentiment) if head == "category" else LocalTier(zero_shot.category, model)
+    if encoder is not None:
+        tier.tuned[head] = encoder
+        tier.escalate_below = settings.label_tuned_escalate_below
+    return tier
 
 
 def tuned_report(
@@ -140,6 +147,7 @@ def tuned_report(
     tuned: list[TunedEncoder],
     head: str,
     settings: Settings,
+    taxonomy: Taxonomy,
 ) -> tuple[dict[str, Any], list[str], np.ndarray]:
     """Frozen heads alone, the tuned encoder alone, and the local tier as shipped (frozen + escalation).
 
@@ -151,17 +159,9 @@ def tuned_report(
         proba = encoder.predict_proba([d.texts[i] for i in test])
         for j, i in enumerate(test):
             alone[i] = encoder.classes[int(proba[j].argmax())]
-    lexicon, zero = LocalClassifier.lexicon(), None
-    if head == "sentiment":
-        zero = LocalTier.zero_shot(load_taxonomy(TAXONOMIES / "default.yaml"), get_embedder(settings)).category
-
-    def tier(k: int) -> LocalTier:
-        if head == "category":
-            return _tier(settings, models[k], lexicon, head, tuned[k])
-        assert zero is not None
-        return _tier(settings, zero, models[k], head, tuned[k])
-
-    shipped, confidence, escalated = tiered_cv(d, vectors, fold, tier, head)
+    shipped, confidence, escalated = tiered_cv(
+        d, vectors, fold, lambda k: fold_tier(settings, taxonomy, models[k], head, tuned[k]), head
+    )
     report = {
         "local_cv_frozen_heads": macro(d.labels, frozen),
         "tuned_alone_cv": macro(d.labels, alone),
@@ -213,30 +213,26 @@ def run_cascade(
     rows: dict[str, dict[str, Any]] = {}
     totals: Counter[str] = Counter()
     model_id = f"llama_cpp/{settings.llm_model}"
-    embedder = get_embedder(settings)
     for k, model in enumerate(models):
         members = [i for i in picked if fold[i] == k]
         if not members:
             continue
-        zero_shot = LocalTier.zero_shot(taxonomy, embedder)
-        tier = LocalTier(model, zero_shot.sentiment) if head == "category" else LocalTier(zero_shot.category, model)
-        if tuned:
-            tier.tuned[head] = tuned[k]
-            tier.escalate_below = settings.label_tuned_escalate_below
+        tier = fold_tier(settings, taxonomy, model, head, tuned[k] if tuned else None)
         audit = Audit(
             taxonomy.version_id, prompts.version, model_id, "llama_cpp", settings.llm_temperature, "bench", "bench"
         )
         llm = LLMLabeler(settings, taxonomy, prompts, base_url=base_url)
         cache = LabelCache(lake, prompts.version, taxonomy.version_id, model_id)
-        train = np.flatnonzero(fold != k)  # worked examples come from the other folds only, like the tier
-        gold = [d.labels[i] for i in train]
-        bank = ExampleBank(
-            vectors[train],
-            [d.texts[i] for i in train],
-            gold if head == "category" else [None] * len(train),
-            gold if head == "sentiment" else None,
-        )
-        examples = bank if settings.label_llm_examples else None
+        examples = None
+        if settings.label_llm_examples:  # worked examples come from the other folds only, like the tier
+            train = np.flatnonzero(fold != k)
+            gold = [d.labels[i] for i in train]
+            examples = ExampleBank(
+                vectors[train],
+                [d.texts[i] for i in train],
+                gold if head == "category" else [None] * len(train),
+                gold if head == "sentiment" else None,
+            )
         cascade = Cascade(settings, taxonomy, tier, audit, llm=llm, cache=cache, examples=examples)
         items = [
             LabelInput(key=str(i), text=d.texts[i], rating=(d.ratings[i] if d.ratings else None), language="en")
@@ -286,7 +282,9 @@ def app_reviews_bench(settings: Settings, args: argparse.Namespace, server_url: 
     tuned = None
     if "category" in settings.label_tuned_heads:
         tuned, result["tuned_train_seconds_per_fold"] = tuned_cv(d, fold, settings)
-        report, predicted, confidence = tuned_report(d, vectors, fold, predicted, models, tuned, "category", settings)
+        report, predicted, confidence = tuned_report(
+            d, vectors, fold, predicted, models, tuned, "category", settings, taxonomy
+        )
         result.update(report)
         result["local_cv_accuracy"] = round(scores(d.labels, predicted).accuracy, 4)
     threshold = settings.label_local_accept_threshold
@@ -343,15 +341,17 @@ def amazon_bench(settings: Settings, args: argparse.Namespace, server_url: str |
     result["baseline_logreg_minilm_cv"] = macro(d.labels, baseline_logreg(d, vectors, fold))
     predicted, confidence, models = local_cv(d, vectors, fold)
     result["local_cv"] = macro(d.labels, predicted)
+    taxonomy = load_taxonomy(TAXONOMIES / "default.yaml")
     tuned = None
     if "sentiment" in settings.label_tuned_heads:
         tuned, result["tuned_train_seconds_per_fold"] = tuned_cv(d, fold, settings)
-        report, predicted, confidence = tuned_report(d, vectors, fold, predicted, models, tuned, "sentiment", settings)
+        report, predicted, confidence = tuned_report(
+            d, vectors, fold, predicted, models, tuned, "sentiment", settings, taxonomy
+        )
         result.update(report)
     threshold = settings.label_local_accept_threshold
     result["local_share_at_threshold"] = round(float((confidence >= threshold).mean()), 4)
     if server_url:
-        taxonomy = load_taxonomy(TAXONOMIES / "default.yaml")
         picked = sample(d.labels, args.sample)
         routed = settings.model_copy(update={"label_local_route_on": ["sentiment"]})
         rows, totals = run_cascade(routed, taxonomy, d, vectors, fold, models, picked, "sentiment", server_url, tuned)

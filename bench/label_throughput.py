@@ -81,7 +81,7 @@ def tuned_tier_figures(settings: Settings) -> dict[str, Any]:
     Fold 0 of the Amazon benchmark (models trained on the other folds, as in bench.label_quality),
     measured on its held-out items against the tuned encoder run on every item.
     """
-    from bench.label_quality import folds, local_cv, tuned_cv
+    from bench.label_quality import fold_tier, folds, local_cv, tuned_cv
 
     taxonomy = load_taxonomy(PROJECT_ROOT / "config" / "taxonomies" / "default.yaml")
     data = amazon_sentiment(settings)
@@ -89,12 +89,7 @@ def tuned_tier_figures(settings: Settings) -> dict[str, Any]:
     fold = folds(data.labels)
     encoders, _ = tuned_cv(data, fold, settings)
     _, _, models = local_cv(data, vectors, fold)
-    tier = LocalTier(
-        LocalTier.zero_shot(taxonomy, get_embedder(settings)).category,
-        models[0],
-        {"sentiment": encoders[0]},
-        settings.label_tuned_escalate_below,
-    )
+    tier = fold_tier(settings, taxonomy, models[0], "sentiment", encoders[0])
     test = [i for i in range(len(data)) if fold[i] == 0]
     texts, held = [data.texts[i] for i in test], vectors[test]
     shipped = median_seconds(lambda: tier.predict(held, texts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,8 +105,6 @@ class LocalTier:
         return tier
 
     def save(self, model_dir: Path, taxonomy: Taxonomy, embedder: Embedder) -> Path:
-        import shutil
-
         directory = self.directory(model_dir, taxonomy, embedder)
         for head in HEADS:
             if getattr(self, head).kind != "trained":
@@ -121,17 +120,12 @@ class LocalTier:
         self, vectors: np.ndarray, texts: Sequence[str], ratings: Sequence[float | None] | None = None
     ) -> LocalPrediction:
         extra = extra_features(texts, ratings)
-        category = self.category.predict(vectors, extra, texts)
-        sentiment = self.sentiment.predict(vectors, extra, texts)
+        heads = {head: getattr(self, head).predict(vectors, extra, texts) for head in HEADS}
         escalated = 0
-        if "category" in self.tuned:
-            category, n = _escalate(category, self.category.classes, self.tuned["category"], texts, self.escalate_below)
+        for head, encoder in self.tuned.items():
+            heads[head], n = _escalate(heads[head], getattr(self, head).classes, encoder, texts, self.escalate_below)
             escalated += n
-        if "sentiment" in self.tuned:
-            sentiment, n = _escalate(
-                sentiment, self.sentiment.classes, self.tuned["sentiment"], texts, self.escalate_below
-            )
-            escalated += n
+        category, sentiment = heads["category"], heads["sentiment"]
         classes = self.sentiment.classes
         proba = sentiment.proba
         score = proba[:, classes.index("positive")] - proba[:, classes.index("negative")] if len(proba) else np.zeros(0)
