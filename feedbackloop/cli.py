@@ -19,12 +19,21 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 
 
-def _quiet_third_parties() -> None:
+# Prefect settings for this process's flow runs, entered once and held until the process exits.
+_run_settings = contextlib.ExitStack()
+
+
+def _prepare_runs() -> None:
+    """Before a command runs flows: telemetry off, and Prefect set up for runs in this process."""
     # Nothing leaves loopback: Prefect and dbt telemetry off unless the user opted in explicitly.
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from flows._runtime import local_runs
+
+    _run_settings.close()
+    _run_settings.enter_context(local_runs())
 
 
 @app.command()
@@ -44,7 +53,7 @@ def demo(
     seed: int = typer.Option(None, help="Random seed (default from settings)"),
 ) -> None:
     """Generate the demo scenario into the inbox, then run the whole pipeline over it."""
-    _quiet_third_parties()
+    _prepare_runs()
     from feedbackloop.demo.generator import DemoConfig, write_demo_inbox
 
     settings = get_settings()
@@ -91,13 +100,18 @@ def run(
     force: bool = typer.Option(False, help="Rebuild silver and gold even if no input changed (full pass)"),
 ) -> None:
     """Run the whole pipeline (flow ``feedback-pipeline``) on whatever is in the inbox."""
-    _quiet_third_parties()
+    _prepare_runs()
     _run_pipeline(only or None, force=force)
 
 
 def _run_pipeline(only: list[str] | None = None, force: bool = False) -> None:
-    from flows.pipeline import feedback_pipeline
+    from flows._runtime import start_ephemeral_api
 
+    api_ready = start_ephemeral_api()  # starts while the flows import and dbt parses
+    from flows.pipeline import feedback_pipeline, parse_ahead
+
+    parse_ahead(only)
+    api_ready()
     summary = feedback_pipeline(only=only, force=force)
     _print_summary(summary)
 
@@ -105,7 +119,7 @@ def _run_pipeline(only: list[str] | None = None, force: bool = False) -> None:
 @app.command()
 def ingest() -> None:
     """Ingest new files from the inbox into bronze (flow ``ingest``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.ingest import ingest as ingest_flow
 
     stats = ingest_flow()
@@ -148,7 +162,7 @@ def ui(
 @app.command()
 def stream() -> None:
     """Land new webhook deliveries from the landing zone in bronze (flow ``stream``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.stream import stream as stream_flow
 
     console.print_json(json.dumps(stream_flow()))
@@ -161,7 +175,7 @@ def cdc(
     max_seconds: float = typer.Option(None, help="Longest bounded run (default from settings)"),
 ) -> None:
     """Capture PostgreSQL changes into bronze (flow ``cdc``; --follow/--resync run it directly)."""
-    _quiet_third_parties()
+    _prepare_runs()
     if follow or resync:
         from feedbackloop.cdc.postgres import capture
 
@@ -176,7 +190,7 @@ def cdc(
 @app.command()
 def transform(select: str = typer.Option("silver gold", help="dbt selection")) -> None:
     """Build silver and gold with dbt (flow ``transform``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.transform import transform as transform_flow
 
     console.print_json(json.dumps(transform_flow(select=select)))
@@ -185,7 +199,7 @@ def transform(select: str = typer.Option("silver gold", help="dbt selection")) -
 @app.command()
 def embed() -> None:
     """Embed new or changed feedback and refresh near-duplicate links (flow ``embed``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.embed import embed as embed_flow
 
     console.print_json(json.dumps(embed_flow(), default=str))
@@ -194,7 +208,7 @@ def embed() -> None:
 @app.command("index")
 def index_command() -> None:
     """Sync the vector index with gold (flow ``index``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.index import index as index_flow
 
     console.print_json(json.dumps(index_flow(), default=str))
@@ -205,7 +219,7 @@ def drift(
     as_of: datetime = typer.Option(None, help="End of the current window (default: from monitors/drift.yaml)"),
 ) -> None:
     """Evidently drift report (current vs reference window) and the retrain decision (flow ``drift``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.drift import drift as drift_flow
 
     result = drift_flow(as_of=as_of.replace(tzinfo=as_of.tzinfo or UTC) if as_of else None)
@@ -225,7 +239,7 @@ def retrain(
     decision_id: str = typer.Option(None, help="The retrain decision this answers (gold.fct_retrain_decisions)"),
 ) -> None:
     """Retrain the local classifier; promote it only if not worse on the holdout (flow ``retrain``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.retrain import retrain as retrain_flow
 
     result = retrain_flow(decision_id=decision_id)
@@ -238,7 +252,7 @@ def monitor_command(
     as_of: str = typer.Option(None, help="Evaluate as of this UTC time (ISO 8601); default: the newest labelled item"),
 ) -> None:
     """Cluster new complaints, evaluate monitors/rules.yaml, open or update incidents (flow ``monitor``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from datetime import UTC, datetime
 
     from feedbackloop.incidents.rules import RuleFileError, load_rules
@@ -373,7 +387,7 @@ def status() -> None:
 @app.command()
 def enrich() -> None:
     """Language detection for new silver feedback (flow ``enrich``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.enrich import enrich as enrich_flow
 
     console.print_json(json.dumps(enrich_flow()))
@@ -382,7 +396,7 @@ def enrich() -> None:
 @app.command()
 def redact() -> None:
     """PII redaction for new silver feedback; the mapping goes to the vault (flow ``redact``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.redact import redact as redact_flow
 
     console.print_json(json.dumps(redact_flow()))
@@ -395,7 +409,7 @@ def forget(
     source_system: str = typer.Option(None, "--source-system", help="Only this source's records"),
 ) -> None:
     """Right to erasure: remove a person from every layer, the vault and every index (flow ``forget``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from feedbackloop.governance.erasure import ErasureError, Subject, submit
 
     try:
@@ -416,7 +430,7 @@ def forget(
 @app.command()
 def retention() -> None:
     """Erase what is past its source's retention period (flow ``retention``)."""
-    _quiet_third_parties()
+    _prepare_runs()
     from flows.retention import retention as retention_flow
 
     console.print_json(json.dumps(retention_flow()))
@@ -533,7 +547,7 @@ def label(
     retrain: bool = typer.Option(False, help="Retrain the local classifier on accepted labels first"),
 ) -> None:
     """Label feedback: the lake's new silver docs (flow ``label``), or any file with --input/--output."""
-    _quiet_third_parties()
+    _prepare_runs()
     settings = get_settings()
     if input is None:
         if taxonomy is not None:
@@ -765,7 +779,7 @@ def llm_status() -> None:
 @app.command("smoke-test")
 def smoke_test(as_json: bool = typer.Option(False, "--json", help="Print the results as JSON")) -> None:
     """Check connectivity to every configured backend; exits 1 if any check fails."""
-    _quiet_third_parties()
+    _prepare_runs()
     from feedbackloop.smoke import run_smoke_test
 
     results = run_smoke_test(get_settings())
@@ -801,7 +815,7 @@ def prefect_setup(
     work_pool: str = typer.Option("feedbackloop-process", help="Process work pool the deployments use"),
 ) -> None:
     """One-time Prefect setup: the work pool, and a Secret block per secret set in the environment."""
-    _quiet_third_parties()
+    _prepare_runs()
     from feedbackloop.secrets import push_secret_blocks
 
     created = _ensure_process_pool(work_pool)
@@ -831,7 +845,7 @@ def act_command(
     retry_failed: bool = typer.Option(False, help="Send actions marked failed (after fixing the sink or matrix)"),
 ) -> None:
     """Deliver actions for open incidents and retrain decisions (flow ``act``), then record run metrics."""
-    _quiet_third_parties()
+    _prepare_runs()
     from feedbackloop.act.decisions import DecisionsError, load_decisions
 
     try:

@@ -106,6 +106,18 @@ STAGES = (
 )  # fmt: skip
 
 
+def parse_ahead(only: list[str] | None = None) -> None:
+    """Parse the dbt project before the run, when a layer build will run here (not as a Databricks job).
+
+    `feedbackloop run` calls it while Prefect's temporary API starts, time it would spend waiting.
+    """
+    settings = get_settings()
+    if settings.dbt_runner == "local" and (not only or {"silver", "gold"} & set(only)):
+        from feedbackloop.transform.dbt import parse_ahead as parse_project
+
+        parse_project(settings)
+
+
 @flow(name="feedback-pipeline", log_prints=True)
 def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
     """Every stage in order: bronze -> silver -> redact -> label + embed -> gold -> index -> monitor -> drift -> act.
@@ -150,4 +162,7 @@ def tolerate_failure(stage: Any) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    feedback_pipeline()
+    from flows._runtime import local_runs
+
+    with local_runs():
+        feedback_pipeline()

@@ -19,10 +19,15 @@ pytest_plugins = ["tests.governance_lake"]
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_harness() -> Iterator[None]:
-    """One throwaway Prefect API (SQLite) for the whole session; flows run against it for real."""
+    """One throwaway Prefect API (SQLite) for the whole session; flows run against it for real.
+
+    Like the ephemeral API of `feedbackloop run`, it dies with the process: no flow run heartbeats.
+    """
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=180):
+    from flows._runtime import without_heartbeats
+
+    with prefect_test_harness(server_startup_timeout=180), without_heartbeats():
         yield
 
 

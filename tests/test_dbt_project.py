@@ -136,14 +136,17 @@ def test_every_model_compiles_for_databricks_offline(tmp_path) -> None:
     assert configs["fct_feedback"]["liquid_clustered_by"] == ["event_date", "product"]
     assert configs["stg_bronze__feedback"]["liquid_clustered_by"] == ["doc_id", "event_date"]
     incremental = {name: c for name, c in configs.items() if c["materialized"] == "incremental"}
-    assert set(incremental) == {"stg_bronze__feedback", "stg_bronze__telemetry_events", "fct_feedback"}
+    assert set(incremental) == {
+        "stg_bronze__feedback", "stg_bronze__telemetry_events", "int_feedback__deduplicated", "fct_feedback",
+    }  # fmt: skip
     for name in ("stg_bronze__feedback", "stg_bronze__telemetry_events"):  # insert-only MERGE on the model's key
         config = incremental[name]
         assert (config["incremental_strategy"], config["skip_matched_step"]) == ("merge", True)
         assert config["unique_key"] in {"doc_id", "event_id"}
-    # gold: a pre-hook deletes the stale rows, then a plain append
-    assert incremental["fct_feedback"]["incremental_strategy"] == "append"
-    assert "delete_stale_rows('doc_id'" in incremental["fct_feedback"]["pre-hook"][0]["sql"]
+    # recomputed rows: a pre-hook deletes the stale rows, then a plain append
+    for name in ("int_feedback__deduplicated", "fct_feedback"):
+        assert incremental[name]["incremental_strategy"] == "append"
+        assert "delete_stale_rows('doc_id'" in incremental[name]["pre-hook"][0]["sql"]
 
 
 def test_databricks_grants_come_from_the_access_policy_vars(tmp_path) -> None:

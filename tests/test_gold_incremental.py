@@ -19,6 +19,7 @@ import pytest
 
 from feedbackloop.bronze.tables import FEEDBACK_CHANGES
 from feedbackloop.governance.erasure import Subject, forget
+from feedbackloop.governance.purge import delete_keys
 from feedbackloop.ingest.runner import ingest_inbox
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
@@ -34,14 +35,18 @@ pytestmark = [pytest.mark.dbt, pytest.mark.slow]
 SILVER = ["build", "--select", "silver", "--indirect-selection", "cautious"]
 
 
+# int_feedback__deduplicated is incremental too, and every gold row rests on it.
+INCREMENTAL_SILVER = [("silver", "int_feedback__deduplicated")]
+
+
 def gold_rows(settings: Settings) -> dict[str, list[tuple]]:
-    """Every dbt-built gold table as sorted rows (None sorts first, floats as they are)."""
+    """Every dbt-built gold table (and incremental silver) as sorted rows (None sorts first, floats as they are)."""
     lake = Lake(settings)
     tables = {}
-    for name in LAYER_TABLES["gold"]:
-        if lake.exists("gold", name):
-            rows = lake.read("gold", name).to_pylist()
-            tables[name] = sorted((tuple(row.items()) for row in rows), key=repr)
+    for layer, name in [*INCREMENTAL_SILVER, *(("gold", name) for name in LAYER_TABLES["gold"])]:
+        if lake.exists(layer, name):
+            rows = lake.read(layer, name).to_pylist()
+            tables[f"{layer}.{name}"] = sorted((tuple(row.items()) for row in rows), key=repr)
     return tables
 
 
@@ -117,7 +122,7 @@ def test_incremental_gold_equals_a_full_refresh(settings: Settings) -> None:
     assert lake.table("gold", "fct_feedback").history(1)[0]["operation"] != "CREATE OR REPLACE TABLE"
     assert lake.table("gold", "fct_feedback").version() > gold_version
 
-    feedback = {dict(r)["source_record_id"]: dict(r) for r in incremental["fct_feedback"]}
+    feedback = {dict(r)["source_record_id"]: dict(r) for r in incremental["gold.fct_feedback"]}
     assert set(feedback) == {"a1", "a2", "a6", "1", "2"}  # a3 deleted at the source, a4 erased, a5 a copy of a1
     assert feedback["a1"]["copies"] == 2
     assert feedback["1"]["resolution_status"] == "solved" and feedback["2"]["resolution_status"] == "solved"
@@ -129,3 +134,34 @@ def test_incremental_gold_equals_a_full_refresh(settings: Settings) -> None:
     assert set(incremental) == set(full)
     for name in full:
         assert incremental[name] == full[name], name
+
+
+def test_incremental_silver_after_an_erasure_equals_a_full_refresh(settings: Settings) -> None:
+    """The erasure purge deletes a doc from bronze and from both silver tables at once, so no new row
+    says what moved: the copy that pointed at the erased kept doc must become the kept one itself."""
+    write_app_store(settings.inbox_dir / "app_store" / "r1.csv", [
+        app_store_row("a1", body="Checkout keeps failing", reviewerNickname="kim"),
+        app_store_row("a5", body="Checkout keeps failing", reviewerNickname="kim",
+                      createdDate="2026-10-01T11:30:00-07:00"),  # a later copy of a1
+        app_store_row("a2", body="Search is slow since 5.4", reviewerNickname="lee"),
+    ])  # fmt: skip
+    ingest_inbox(settings, "run-1")
+    ensure_source_tables(settings)
+    transform(select="silver")
+    lake = Lake(settings)
+    dedup = {r["source_record_id"]: r for r in lake.read("silver", "int_feedback__deduplicated").to_pylist()}
+    assert dedup["a5"]["kept_doc_id"] == dedup["a1"]["doc_id"] and dedup["a1"]["copies"] == 2
+
+    erased = [dedup["a1"]["doc_id"]]
+    for layer, name in [("bronze", "feedback"), ("silver", "stg_bronze__feedback"),
+                        ("silver", "int_feedback__deduplicated")]:  # fmt: skip
+        table = lake.table(layer, name)
+        assert table is not None and delete_keys(table, "doc_id", erased) == 1
+    transform(select="silver")
+    incremental = gold_rows(settings)["silver.int_feedback__deduplicated"]
+    after = {dict(r)["source_record_id"]: dict(r) for r in incremental}
+    assert set(after) == {"a5", "a2"}
+    assert after["a5"]["is_kept"] and after["a5"]["copies"] == 1
+
+    run_dbt(settings, [*SILVER, "--full-refresh"])
+    assert gold_rows(settings)["silver.int_feedback__deduplicated"] == incremental

@@ -216,3 +216,25 @@ def test_incremental_gold_stale_row_query_runs_on_spark(
     columns += ", redacted_text, redacted_agent_text, redacted_system_notes, 1000 as copies"
     changed = sql.replace("`gold`.`fct_feedback`", f"(select {columns} from gold.fct_feedback)")
     assert len(spark_rows(spark, changed)) == spark.table("gold.fct_feedback").count() >= 4
+
+
+def test_incremental_silver_stale_row_query_runs_on_spark(
+    spark_run: dict, spark: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The stale-row query of the incremental int_feedback__deduplicated's pre-hook, compiled for
+    Databricks, runs on Spark: nothing is stale while the table matches its inputs, and every doc is
+    when no record has a latest version left (what an erasure of every latest version would leave)."""
+    tmp = tmp_path_factory.mktemp("stale-silver")
+    inline = "{{ int_feedback__deduplicated_stale_doc_ids(ref('int_feedback__deduplicated')) }}"
+    done = dbt_databricks(tmp, "compile", "--no-populate-cache", "--no-introspect", "--inline", inline)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    start = re.search(r"with\s+feedback as \(", done.stdout)
+    assert start is not None, done.stdout[-2000:]
+    sql = CATALOG.sub("", done.stdout[start.start() :]).strip()
+    assert spark_rows(spark, sql) == []
+    table = "`silver`.`int_feedback__deduplicated`"
+    columns = "doc_id, kept_doc_id, source_system, source_record_id, duplicate_key, is_kept, copies, is_deleted"
+    flipped = f"(select {columns}, deleted_at, false as is_latest_version from silver.int_feedback__deduplicated)"
+    assert sql.count(table) >= 1
+    stale = spark_rows(spark, sql.replace(table, flipped))
+    assert len(stale) == spark.table("silver.int_feedback__deduplicated").where("not is_deleted").count() >= 4

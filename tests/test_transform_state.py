@@ -33,6 +33,7 @@ def test_selection_follows_changed_inputs_and_project_changes(settings: Settings
     assert selection is not None
     assert "source:silver.feedback_enrichment+,gold" in selection and "feedback_enrichment+,gold" in selection
 
-    # a change to the dbt project (or to the vars passed in) rebuilds and unit-tests the whole layer
+    # a change to the dbt project (or to the vars passed in) rebuilds and unit-tests the whole layer,
+    # incremental models from scratch: their rows came from the old SQL
     assert project_fingerprint(settings, {"access_readers": ["team"]}) != fingerprint
-    assert build_selection(settings, "silver", "another-project") == ["--select", "silver"]
+    assert build_selection(settings, "silver", "another-project") == ["--select", "silver", "--full-refresh"]

@@ -2,7 +2,7 @@
     rebuild could now compute differently for a doc_id already in gold. The columns that come from
     stg_bronze__feedback never change under a doc_id (silver only appends, and the doc_id hashes the
     text); everything else is compared with its input, null-safe:
-      - int_feedback__deduplicated, rebuilt on every silver run: a doc that stopped counting (a newer
+      - int_feedback__deduplicated, recomputed wherever a silver run moved it: a doc that stopped counting (a newer
         version, a deletion at the source, an erasure) goes; `copies` moves when a duplicate arrives;
       - int_feedback__latest_changes: a status-only update changes `resolution_status`;
       - the Python-written silver sources: enrichment and redaction of a doc can arrive after it

@@ -78,16 +78,30 @@ def _manifest(settings: Settings, options: list[str], dbt_vars: dict[str, Any]) 
     return _parsed[key]
 
 
-def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
-    """``dbt <args>`` with the project's profile; raises DbtError when any node errors or fails."""
-    from dbt.cli.main import dbtRunner
-
+def _options(settings: Settings) -> tuple[list[str], dict[str, Any]]:
+    """dbt's command-line options for this project and target, and the vars they pass."""
     os.environ.update(dbt_env(settings))
     Path(settings.warehouse_path).parent.mkdir(parents=True, exist_ok=True)
     project = str(Path(settings.dbt_project_dir).resolve())
     dbt_vars = access_vars(settings)
     options = ["--project-dir", project, "--profiles-dir", project, "--target", settings.dbt_target]
-    options += ["--vars", json.dumps(dbt_vars)]
+    return [*options, "--vars", json.dumps(dbt_vars)], dbt_vars
+
+
+def parse_ahead(settings: Settings) -> None:
+    """Import dbt and parse the project now, for the builds later in this process.
+
+    For a caller that would otherwise sit idle, such as a pipeline run waiting for its Prefect API.
+    """
+    options, dbt_vars = _options(settings)
+    _manifest(settings, options, dbt_vars)
+
+
+def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
+    """``dbt <args>`` with the project's profile; raises DbtError when any node errors or fails."""
+    from dbt.cli.main import dbtRunner
+
+    options, dbt_vars = _options(settings)
     command = [*args, *options]
     outcome = dbtRunner(manifest=_manifest(settings, options, dbt_vars)).invoke(command)
     result = DbtResult(command=["dbt", *args])

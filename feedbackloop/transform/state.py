@@ -61,8 +61,9 @@ def is_up_to_date(settings: Settings, select: str) -> bool:
 def build_selection(settings: Settings, select: str, fingerprint: str, force: bool = False) -> list[str] | None:
     """dbt selection arguments for building ``select`` (one or more layers); None when nothing changed.
 
-    The whole layer, unit tests included, when forced, on a first build, or when the project itself
-    changed since the last successful build. Otherwise only the models and data tests of the layer
+    The whole layer, unit tests included, when forced or on a first build; also when the project
+    itself changed since the last successful build, and then with ``--full-refresh``: incremental
+    models keep rows the old SQL computed, in the old columns. Otherwise only the models and data tests of the layer
     that are downstream of an input table whose Delta version moved: a model none of whose inputs
     changed would be rebuilt to the same rows, and its data tests would check the same rows again.
     Unit tests check the SQL against fixed rows, so they run when the SQL changes, not on every run.
@@ -70,8 +71,10 @@ def build_selection(settings: Settings, select: str, fingerprint: str, force: bo
     state = _load(settings)
     recorded = state.get(select)
     layer_args = ["--select", *select.split()]
-    if force or recorded is None or state.get(f"{select}#project") != fingerprint:
+    if force or recorded is None:
         return layer_args
+    if state.get(f"{select}#project") != fingerprint:
+        return [*layer_args, "--full-refresh"]
     current = input_versions(settings, select)
     changed = sorted(key for key in current.keys() | recorded.keys() if current.get(key) != recorded.get(key))
     if not changed:

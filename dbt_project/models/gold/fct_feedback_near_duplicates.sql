@@ -1,8 +1,9 @@
 with
 
+-- the docs in gold.fct_feedback, read from where fct_feedback gets them, so the two models build side by side
 feedback as (
 
-    select doc_id from {{ ref('fct_feedback') }}
+    select doc_id from {{ ref('int_feedback__deduplicated') }} where is_kept
 
 ),
 
