@@ -7,6 +7,7 @@ bad edit fails the run before anything is sent.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,7 +103,7 @@ def _line_of(loc: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> int:
     return 1
 
 
-def _explain(error: dict[str, Any]) -> str:
+def _explain(error: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error["loc"]]
     where = ".".join(loc) or "(top)"
     message = error["msg"]

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from feedbackloop.ingest.base import RawRow, RowError, read_jsonl_rows
+from feedbackloop.ingest.base import RawRow, RowError, mapping_or_empty, read_jsonl_rows
 from feedbackloop.ingest.changes import ChangeEvent, ChangeOp
 from feedbackloop.ingest.mapped import MappedAdapter
 
@@ -83,7 +83,7 @@ class DebeziumAdapter(MappedAdapter):
         key = image.get(key_column)
         if key in (None, ""):
             raise RowError(f"Debezium event has no {key_column!r} key")
-        source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
+        source = mapping_or_empty(payload.get("source"))
         ts_ms = source.get("ts_ms", payload.get("ts_ms"))
         if not isinstance(ts_ms, int | float):
             raise RowError("Debezium event has no source.ts_ms commit time")

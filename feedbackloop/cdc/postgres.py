@@ -289,8 +289,8 @@ class PostgresCapture:
                         seen.add(key)
                         if known.get((source, key)) != row:
                             changes.append(self._event(table, ChangeOp.snapshot, key, row, taken_at, before, None))
-                    for (known_source, key), row in known.items():
-                        if known_source == source and row is not None and key not in seen:
+                    for (known_source, key), known_row in known.items():
+                        if known_source == source and known_row is not None and key not in seen:
                             changes.append(self._event(table, ChangeOp.delete, key, None, taken_at, before, None))
                 cur.execute("commit")
         finally:

@@ -325,7 +325,7 @@ def run_monitor_catching_up(
         return {**asdict(MonitorStats()), "passes": 0}
     first, newest = conn.execute(
         "select epoch_us(min(event_at)), epoch_us(max(event_at)) from gold.fct_feedback_labels"
-    ).fetchone()
+    ).fetchone() or (None, None)
     if newest is None:
         return {**asdict(MonitorStats()), "passes": 0}
     passes = plan_passes(

@@ -163,6 +163,11 @@ def parse_timestamp(value: Any, field: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def mapping_or_empty(value: Any) -> dict[str, Any]:
+    """A nested JSON object, or ``{}`` when the field is missing or not an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def blank_to_none(value: Any) -> Any:
     if isinstance(value, str):
         value = value.strip()

@@ -10,7 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from feedbackloop.ingest.base import RawRow, RowError, blank_to_none, parse_timestamp, read_jsonl_rows
+from feedbackloop.ingest.base import (
+    RawRow,
+    RowError,
+    blank_to_none,
+    mapping_or_empty,
+    parse_timestamp,
+    read_jsonl_rows,
+)
 
 _STATES = {"open": "open", "closed": "closed", "snoozed": "pending"}
 _USER_AUTHORS = {"user", "lead", "contact"}
@@ -32,8 +39,8 @@ class IntercomAdapter:
     def to_canonical(self, payload: dict[str, Any]) -> dict[str, Any]:
         if payload.get("id") in (None, ""):
             raise RowError("conversation has no id")
-        source = payload.get("source") if isinstance(payload.get("source"), dict) else {}
-        author = source.get("author") if isinstance(source.get("author"), dict) else {}
+        source = mapping_or_empty(payload.get("source"))
+        author = mapping_or_empty(source.get("author"))
         customer = [t for t in (blank_to_none(source.get("subject")), blank_to_none(source.get("body"))) if t]
         agent, notes = [], []
         for part in sorted(_parts(payload), key=lambda p: p.get("created_at") or 0):
@@ -46,7 +53,7 @@ class IntercomAdapter:
                 customer.append(body)
             else:
                 agent.append(body)
-        contacts = (payload.get("contacts") or {}).get("contacts") if isinstance(payload.get("contacts"), dict) else []
+        contacts = mapping_or_empty(payload.get("contacts")).get("contacts") or []
         user_id = author.get("id") if author.get("type") in _USER_AUTHORS else None
         if user_id is None and contacts:
             user_id = contacts[0].get("id")

@@ -125,12 +125,13 @@ class LLMLabeler:
                 self.stats.max_in_flight = max(self.stats.max_in_flight, self._in_flight)
                 self.stats.calls += 1
                 assert self._client is not None, "call label_many(), which opens the client"
-                response = await self._client.chat.completions.create(
+                # plain dicts for messages and the schema: openai's TypedDict overloads reject them
+                response = await self._client.chat.completions.create(  # type: ignore[call-overload]
                     model=self.model or "local",
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=messages,
                     temperature=settings.llm_temperature,
                     max_tokens=settings.llm_max_tokens,
-                    response_format=self._response_format,  # type: ignore[arg-type]
+                    response_format=self._response_format,
                 )
                 self._consecutive_unreachable = 0
                 usage = response.usage

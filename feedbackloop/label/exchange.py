@@ -110,7 +110,7 @@ def import_answers(
         if not answers:
             continue  # not annotated yet
         before = proposals.get(doc_id, {})
-        changes = {k: v for k, v in answers.items() if v != before.get(k)}
+        changes: dict[str, str | None] = {k: v for k, v in answers.items() if v != before.get(k)}
         decisions.append(
             ReviewDecision(
                 doc_id=doc_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,7 @@ class LocalClassifier:
     def zero_shot(
         cls,
         class_texts: dict[str, list[str]],
-        embed: callable,  # type: ignore[valid-type]
+        embed: Callable[[list[str]], np.ndarray],
         fallback: str | None = None,
         min_similarity: float = 0.0,
         space_id: str = "",

@@ -186,7 +186,7 @@ def train_tier(
     if len({sentiments[i] for i in known}) == 3:
         tier.sentiment = LocalClassifier.train(
             vectors[known],
-            [sentiments[i] for i in known],
+            [s for s in sentiments if s],  # the labels at `known`, in order
             extra[known],
             [all_texts[i] for i in known],
             space_id=embedder.model_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +30,11 @@ from feedbackloop.stream.webhooks import webhook_sources
 
 log = logging.getLogger("feedbackloop.stream")
 EVENT_TIME = {"feedback": "event_at", "telemetry_events": "event_at", "feedback_changes": "changed_at"}
+
+
+def _arrival_order(column: str) -> Callable[[dict[str, Any]], tuple[Any, str, int]]:
+    """Sort key: event time, then where the row was landed (file, offset)."""
+    return lambda row: (row[column], row.get("source_file", ""), row["source_offset"])
 
 
 @dataclass
@@ -58,7 +63,7 @@ class EventTimeWriter(BronzeWriter):
 
     def flush(self) -> None:
         for name, column in EVENT_TIME.items():
-            self._buffers[name].sort(key=lambda r, c=column: (r[c], r.get("source_file", ""), r["source_offset"]))
+            self._buffers[name].sort(key=_arrival_order(column))
         super().flush()
 
 
@@ -91,7 +96,7 @@ class LandedAdapter:
 
     def to_change(self, envelope: dict[str, Any], offset: int, source_file: str, raw: str) -> ChangeEvent:
         try:
-            op = ChangeOp(envelope.get("op"))
+            op = ChangeOp(str(envelope.get("op")))
         except ValueError:
             raise RowError(f"landed change has unknown op {envelope.get('op')!r}") from None
         record_id = envelope.get("record_id")
