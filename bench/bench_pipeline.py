@@ -26,13 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The foundation's stages: ingest into bronze, the dbt silver and gold builds, and language detection.
 # Redaction, embeddings and the index have benchmarks of their own (bench/bench_redaction.py ...).
-# As `feedbackloop run` does it: the temporary Prefect API starts while the flows import and dbt
-# parses; no heartbeats.
+# Run as `feedbackloop run` runs it (flows/_runtime.py: run_pipeline).
 RUN_PIPELINE = (
-    "import json; from flows._runtime import local_runs, start_ephemeral_api; ready = start_ephemeral_api(); "
-    "from flows.pipeline import feedback_pipeline, parse_ahead; stages = ['ingest', 'silver', 'enrich', 'gold']; "
-    "parse_ahead(stages); ready(); runs = local_runs(); runs.__enter__(); "
-    "print('SUMMARY=' + json.dumps(feedback_pipeline(only=stages)))"
+    "import json; from flows._runtime import run_pipeline; "
+    "print('SUMMARY=' + json.dumps(run_pipeline(['ingest', 'silver', 'enrich', 'gold'])))"
 )
 
 

@@ -105,15 +105,9 @@ def run(
 
 
 def _run_pipeline(only: list[str] | None = None, force: bool = False) -> None:
-    from flows._runtime import start_ephemeral_api
+    from flows._runtime import run_pipeline
 
-    api_ready = start_ephemeral_api()  # starts while the flows import and dbt parses
-    from flows.pipeline import feedback_pipeline, parse_ahead
-
-    parse_ahead(only)
-    api_ready()
-    summary = feedback_pipeline(only=only, force=force)
-    _print_summary(summary)
+    _print_summary(run_pipeline(only, force))
 
 
 @app.command()

@@ -6,6 +6,7 @@ import contextlib
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 
 def current_run_id() -> str:
@@ -59,3 +60,18 @@ def start_ephemeral_api() -> Callable[[], None]:
     starter = threading.Thread(target=SubprocessASGIServer().start, name="prefect-api-start", daemon=True)
     starter.start()
     return starter.join
+
+
+def run_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
+    """Run ``feedback-pipeline`` in this process, as `feedbackloop run` does; returns its summary.
+
+    The temporary API (ephemeral mode) starts while the flows import and dbt parses, and the runs
+    send no heartbeats; against a Prefect server, only the parse moves ahead.
+    """
+    api_ready = start_ephemeral_api()
+    from flows.pipeline import feedback_pipeline, parse_ahead
+
+    parse_ahead(only)
+    api_ready()
+    with local_runs():
+        return feedback_pipeline(only=only, force=force)

@@ -162,7 +162,6 @@ def tolerate_failure(stage: Any) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    from flows._runtime import local_runs
+    from flows._runtime import run_pipeline
 
-    with local_runs():
-        feedback_pipeline()
+    run_pipeline()

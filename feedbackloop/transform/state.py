@@ -63,8 +63,8 @@ def build_selection(settings: Settings, select: str, fingerprint: str, force: bo
 
     The whole layer, unit tests included, when forced or on a first build; also when the project
     itself changed since the last successful build, and then with ``--full-refresh``: incremental
-    models keep rows the old SQL computed, in the old columns. Otherwise only the models and data tests of the layer
-    that are downstream of an input table whose Delta version moved: a model none of whose inputs
+    models keep rows the old SQL computed, in the old columns. Otherwise only the models and data
+    tests of the layer that are downstream of an input table whose Delta version moved: a model none of whose inputs
     changed would be rebuilt to the same rows, and its data tests would check the same rows again.
     Unit tests check the SQL against fixed rows, so they run when the SQL changes, not on every run.
     """
