@@ -23,13 +23,17 @@ console = Console()
 _run_settings = contextlib.ExitStack()
 
 
-def _prepare_runs() -> None:
-    """Before a command runs flows: telemetry off, and Prefect set up for runs in this process."""
-    # Nothing leaves loopback: Prefect and dbt telemetry off unless the user opted in explicitly.
+def _quiet_telemetry() -> None:
+    """Nothing leaves loopback: Prefect and dbt telemetry off unless the user opted in explicitly."""
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+def _prepare_runs() -> None:
+    """Before a command runs a flow: telemetry off, and Prefect set up for runs in this process."""
+    _quiet_telemetry()
     from flows._runtime import local_runs
 
     _run_settings.close()
@@ -53,7 +57,7 @@ def demo(
     seed: int = typer.Option(None, help="Random seed (default from settings)"),
 ) -> None:
     """Generate the demo scenario into the inbox, then run the whole pipeline over it."""
-    _prepare_runs()
+    _quiet_telemetry()
     from feedbackloop.demo.generator import DemoConfig, write_demo_inbox
 
     settings = get_settings()
@@ -100,7 +104,7 @@ def run(
     force: bool = typer.Option(False, help="Rebuild silver and gold even if no input changed (full pass)"),
 ) -> None:
     """Run the whole pipeline (flow ``feedback-pipeline``) on whatever is in the inbox."""
-    _prepare_runs()
+    _quiet_telemetry()
     _run_pipeline(only or None, force=force)
 
 

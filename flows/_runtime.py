@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import threading
+import gc
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -40,38 +47,167 @@ def without_heartbeats() -> contextlib.AbstractContextManager[object]:
     return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
 
 
-def local_runs() -> contextlib.AbstractContextManager[object]:
-    """Heartbeats off in ephemeral mode; against a Prefect server or Prefect Cloud, nothing changes."""
-    return without_heartbeats() if is_ephemeral() else contextlib.nullcontext()
+class TemporaryApi:
+    """Prefect's API server as ephemeral mode runs it (uvicorn in a subprocess, on Prefect's SQLite
+    database), started by us before ``prefect`` is even imported.
 
-
-def start_ephemeral_api() -> Callable[[], None]:
-    """Start the temporary API server in the background (ephemeral mode only); returns a wait for it.
-
-    The server imports Prefect's whole server package, about 4 s, so the caller imports its flows
-    meanwhile. Call the wait before the first flow: a client that finds the server already starting
-    uses its address at once, ready or not.
+    Prefect's own ephemeral mode imports its whole server package in this process first (about 4 s)
+    and only then starts the subprocess, which imports it again. Started here, the subprocess
+    imports it on the other core while this process imports the flows.
     """
-    if not is_ephemeral():
-        return lambda: None
-    from prefect.server.api.server import SubprocessASGIServer
 
-    # A failed start resets the server, and the first flow's client starts it again and reports why.
-    starter = threading.Thread(target=SubprocessASGIServer().start, name="prefect-api-start", daemon=True)
-    starter.start()
-    return starter.join
+    # uvicorn's exit code when it cannot start, e.g. its port was taken between our probe and its bind
+    _PORT_TAKEN = 3
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self._spawn()
+        atexit.register(self.stop)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def _spawn(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        # the settings Prefect's own ephemeral server runs with: no UI, no background services
+        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        args = ["--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", *args, "--log-level", "error", "--lifespan", "on"], env=env
+        )
+
+    def wait(self, timeout: float) -> str:
+        """Block until the server answers its health check; returns its API URL."""
+        deadline = time.monotonic() + timeout
+        respawns = 2
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            code = self.process.poll()
+            if code == self._PORT_TAKEN and respawns:
+                respawns -= 1
+                self._spawn()
+            elif code is not None:
+                self.process = None
+                raise RuntimeError(f"the temporary Prefect API server exited with code {code} before it was ready")
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
+                if response.status == 200:
+                    return self.url
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(
+            f"the temporary Prefect API server was not ready within {timeout:g} s; raise "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL to a running server"
+        )
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+_active = False
+
+
+def _api_url_set() -> bool:
+    """Whether flows will report to a Prefect server or Cloud, as far as can be told without importing Prefect.
+
+    Importing Prefect takes seconds, the time the temporary API needs to start, so before that the
+    environment decides. A URL set in a Prefect profile is known only after the import; then the
+    server started ahead is stopped unused.
+    """
+    if "prefect.settings" in sys.modules:
+        return not is_ephemeral()
+    return bool(os.environ.get("PREFECT_API_URL"))
+
+
+def _skip_exit_collection() -> None:
+    """At exit, Python's last garbage collections walk every object Prefect, dbt and DuckDB left
+    (1.5-2 s after a pipeline run); frozen objects are skipped, and the OS reclaims the memory.
+    Python never promised ``__del__`` at exit, and every table write has committed by then."""
+    gc.freeze()
+
+
+def _drain_prefect_workers() -> None:
+    """Send the logs and events still queued to the temporary API before it stops.
+
+    At exit Prefect drains them itself, but by then the temporary API is gone: each log batch would
+    retry against a closed port for a minute and a half.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
+
+
+@contextlib.contextmanager
+def local_runs(ahead: Callable[[], object] | None = None) -> Iterator[str | None]:
+    """Flow runs in this process, ``ahead`` (imports, parsing) first; yields the temporary API's URL.
+
+    Ephemeral mode (no PREFECT_API_URL): the temporary API starts before ``ahead`` runs, so its
+    start overlaps that work, and flow runs send no heartbeats (nobody outlives the process to read
+    them). Against a Prefect server or Prefect Cloud nothing changes, and it yields None. Nested
+    calls just run ``ahead``.
+    """
+    global _active
+    if _active:
+        if ahead:
+            ahead()
+        yield None
+        return
+    api = None if _api_url_set() else TemporaryApi()
+    _active = True
+    atexit.unregister(_skip_exit_collection)
+    atexit.register(_skip_exit_collection)
+    try:
+        if ahead:
+            ahead()
+        from prefect.settings import (
+            PREFECT_API_URL,
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+            get_current_settings,
+            temporary_settings,
+        )
+
+        ephemeral = get_current_settings().server.ephemeral
+        if api is None or not is_ephemeral() or not ephemeral.enabled:
+            yield None  # a server or Cloud; or ephemeral mode turned off, and Prefect says so at the first flow
+            return
+        url = api.wait(ephemeral.startup_timeout_seconds)
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            try:
+                yield url
+            finally:
+                _drain_prefect_workers()
+    finally:
+        _active = False
+
+        if api is not None:
+            api.stop()
 
 
 def run_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
     """Run ``feedback-pipeline`` in this process, as `feedbackloop run` does; returns its summary.
 
-    The temporary API (ephemeral mode) starts while the flows import and dbt parses, and the runs
-    send no heartbeats; against a Prefect server, only the parse moves ahead.
+    The flows import and dbt parses the project while the temporary API starts (ephemeral mode).
     """
-    api_ready = start_ephemeral_api()
-    from flows.pipeline import feedback_pipeline, parse_ahead
 
-    parse_ahead(only)
-    api_ready()
-    with local_runs():
+    def prepare() -> None:
+        from flows.pipeline import parse_ahead
+
+        parse_ahead(only)
+
+    with local_runs(ahead=prepare):
+        from flows.pipeline import feedback_pipeline
+
         return feedback_pipeline(only=only, force=force)

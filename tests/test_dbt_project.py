@@ -138,13 +138,14 @@ def test_every_model_compiles_for_databricks_offline(tmp_path) -> None:
     incremental = {name: c for name, c in configs.items() if c["materialized"] == "incremental"}
     assert set(incremental) == {
         "stg_bronze__feedback", "stg_bronze__telemetry_events", "int_feedback__deduplicated", "fct_feedback",
+        "fct_feedback_near_duplicates",
     }  # fmt: skip
     for name in ("stg_bronze__feedback", "stg_bronze__telemetry_events"):  # insert-only MERGE on the model's key
         config = incremental[name]
         assert (config["incremental_strategy"], config["skip_matched_step"]) == ("merge", True)
         assert config["unique_key"] in {"doc_id", "event_id"}
     # recomputed rows: a pre-hook deletes the stale rows, then a plain append
-    for name in ("int_feedback__deduplicated", "fct_feedback"):
+    for name in ("int_feedback__deduplicated", "fct_feedback", "fct_feedback_near_duplicates"):
         assert incremental[name]["incremental_strategy"] == "append"
         assert "delete_stale_rows('doc_id'" in incremental[name]["pre-hook"][0]["sql"]
 

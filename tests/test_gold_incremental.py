@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 
 from feedbackloop.bronze.tables import FEEDBACK_CHANGES
+from feedbackloop.embed.tables import NEAR_DUPLICATE_LINKS
 from feedbackloop.governance.erasure import Subject, forget
 from feedbackloop.governance.purge import delete_keys
 from feedbackloop.ingest.runner import ingest_inbox
@@ -71,6 +72,19 @@ def change(settings: Settings, source_system: str, record_id: str, op: str, **va
     }
 
 
+def links(*rows: tuple[str, str, float]) -> pa.Table:
+    """Near-duplicate links as the embed stage writes them: (doc_id, canonical_doc_id, similarity)."""
+    now = datetime.now(UTC)
+    return pa.Table.from_pylist(
+        [
+            {"doc_id": doc, "canonical_doc_id": canonical, "similarity": similarity, "input_hash": doc,
+             "embedding_version": "test", "linked_at": now, "embed_run_id": "embed-test"}
+            for doc, canonical, similarity in rows
+        ],
+        schema=NEAR_DUPLICATE_LINKS,
+    )  # fmt: skip
+
+
 def test_incremental_gold_equals_a_full_refresh(settings: Settings) -> None:
     write_app_store(settings.inbox_dir / "app_store" / "r1.csv", [
         app_store_row("a1", body="Checkout keeps failing", reviewerNickname="kim"),
@@ -92,6 +106,10 @@ def test_incremental_gold_equals_a_full_refresh(settings: Settings) -> None:
     transform(select="gold")  # before enrichment and redaction: those reach gold on the next run
     lake = Lake(settings)
     silver = {r["source_record_id"]: r for r in lake.read("silver", "stg_bronze__feedback").to_pylist()}
+    doc = {record: row["doc_id"] for record, row in silver.items()}
+    near_duplicates = links((doc["a3"], doc["a3"], 1.0), (doc["a1"], doc["a3"], 0.96))
+    lake.append("silver", "feedback_near_duplicate_links", near_duplicates)
+    transform(select="gold")
     assert lake.count("gold", "fct_feedback") == 6
 
     # run 2: new docs, a duplicate, a new ticket version, CDC status change and delete, an erasure
@@ -113,6 +131,10 @@ def test_incremental_gold_equals_a_full_refresh(settings: Settings) -> None:
     ], schema=FEEDBACK_CHANGES))  # fmt: skip
     assert forget(settings, Subject(email="erase.me@example.com")).docs_erased == 1
     silver_build = transform(select="silver")  # only what is downstream of the changed bronze tables
+    doc = {r["source_record_id"]: r["doc_id"] for r in lake.read("silver", "stg_bronze__feedback").to_pylist()}
+    # a6 is a near duplicate of a2; a1's canonical, a3, leaves gold (deleted at the source)
+    near_duplicates = links((doc["a2"], doc["a2"], 1.0), (doc["a6"], doc["a2"], 0.95))
+    lake.append("silver", "feedback_near_duplicate_links", near_duplicates)
     enrich_new_feedback(settings, "run-2")
     redact_new_feedback(settings, "run-2")
     gold_version = lake.table("gold", "fct_feedback").version()
@@ -127,6 +149,10 @@ def test_incremental_gold_equals_a_full_refresh(settings: Settings) -> None:
     assert feedback["a1"]["copies"] == 2
     assert feedback["1"]["resolution_status"] == "solved" and feedback["2"]["resolution_status"] == "solved"
     assert all(r["language"] and r["redacted_text"] for r in feedback.values())
+    groups = {dict(r)["doc_id"]: dict(r) for r in incremental["gold.fct_feedback_near_duplicates"]}
+    assert groups[doc["a1"]]["canonical_doc_id"] == doc["a1"]  # its canonical left gold
+    assert groups[doc["a6"]]["canonical_doc_id"] == doc["a2"] and groups[doc["a2"]]["near_duplicate_count"] == 1
+    assert lake.table("gold", "fct_feedback_near_duplicates").history(1)[0]["operation"] != "CREATE OR REPLACE TABLE"
 
     run_dbt(settings, [*SILVER, "--full-refresh"])
     assert "--full-refresh" in transform(select="gold", force=True)["command"]  # the daily full pass

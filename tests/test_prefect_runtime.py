@@ -1,44 +1,82 @@
-"""Prefect set up for runs in this process: no heartbeats in ephemeral mode, nothing changed against a server."""
+"""Prefect set up for runs in this process: in ephemeral mode a temporary API started ahead; against a server, as is."""
 
 from __future__ import annotations
 
-import threading
+import urllib.request
 
 import pytest
+from prefect import flow
 from prefect.settings import (
     PREFECT_API_URL,
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    PREFECT_SERVER_ALLOW_EPHEMERAL_MODE,
     get_current_settings,
     temporary_settings,
 )
 
 from feedbackloop.settings import Settings
 from feedbackloop.transform import dbt as dbt_module
-from flows._runtime import is_ephemeral, local_runs, start_ephemeral_api
+from flows._runtime import TemporaryApi, is_ephemeral, local_runs
 from flows.pipeline import parse_ahead
 
+EPHEMERAL = {PREFECT_API_URL: None, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: True, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}
+SERVER = {PREFECT_API_URL: "http://prefect.example:4200/api", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}
 
-def test_ephemeral_mode_runs_flows_without_heartbeats() -> None:
-    with temporary_settings(updates={PREFECT_API_URL: None, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}):
+
+@flow(name="runtime-probe")
+def probe() -> str:
+    """Where this flow run reports to."""
+    return str(get_current_settings().api.url)
+
+
+@pytest.mark.slow
+def test_ephemeral_mode_runs_flows_on_a_temporary_api_without_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(updates=EPHEMERAL):
         assert is_ephemeral()
-        with local_runs():
+        with local_runs() as url:
+            assert url is not None and url.startswith("http://127.0.0.1:")
             assert get_current_settings().flows.heartbeat_frequency is None
+            assert probe() == url
+        # stopped with the runs: nothing answers there any more
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{url}/health", timeout=2)
 
 
-def test_a_prefect_server_keeps_its_heartbeats() -> None:
-    server = {PREFECT_API_URL: "http://prefect.example:4200/api", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}
-    with temporary_settings(updates=server):
-        assert not is_ephemeral()
-        with local_runs():
-            assert get_current_settings().flows.heartbeat_frequency == 60
+def test_work_ahead_runs_before_the_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.example:4200/api")
+    done = []
+    with temporary_settings(updates=SERVER), local_runs(ahead=lambda: done.append(True)):
+        assert done == [True]
 
 
-def test_no_temporary_api_starts_against_a_server() -> None:
-    before = threading.active_count()
-    with temporary_settings(updates={PREFECT_API_URL: "http://prefect.example:4200/api"}):
-        wait = start_ephemeral_api()
-    wait()
-    assert threading.active_count() == before
+def test_a_prefect_server_gets_no_temporary_api_and_keeps_its_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.example:4200/api")
+    with temporary_settings(updates=SERVER), local_runs() as url:
+        assert url is None
+        assert get_current_settings().api.url == "http://prefect.example:4200/api"
+        assert get_current_settings().flows.heartbeat_frequency == 60
+
+
+def test_a_server_set_in_prefect_settings_gets_no_temporary_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a profile's URL is not in the environment; Prefect, once imported, knows it
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(updates=SERVER), local_runs() as url:
+        assert url is None
+        assert get_current_settings().flows.heartbeat_frequency == 60
+
+
+def test_nested_runs_share_the_outer_setup(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://prefect.example:4200/api")
+    with temporary_settings(updates=SERVER), local_runs(), local_runs() as inner:
+        assert inner is None
+
+
+def test_a_temporary_api_not_ready_in_time_is_stopped_with_a_clear_error() -> None:
+    api = TemporaryApi()
+    with pytest.raises(RuntimeError, match=r"not ready within 0\.01 s.*PREFECT_API_URL"):
+        api.wait(timeout=0.01)
+    assert api.process is None
 
 
 @pytest.mark.dbt

@@ -238,3 +238,22 @@ def test_incremental_silver_stale_row_query_runs_on_spark(
     assert sql.count(table) >= 1
     stale = spark_rows(spark, sql.replace(table, flipped))
     assert len(stale) == spark.table("silver.int_feedback__deduplicated").where("not is_deleted").count() >= 4
+
+
+def test_incremental_near_duplicates_stale_row_query_runs_on_spark(
+    spark_run: dict, spark: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The stale-row query of the incremental fct_feedback_near_duplicates' pre-hook, compiled for
+    Databricks, runs on Spark: nothing is stale while the table matches its inputs, every row is
+    when its counts are off."""
+    tmp = tmp_path_factory.mktemp("stale-near-duplicates")
+    inline = "{{ fct_feedback_near_duplicates_stale_doc_ids(ref('fct_feedback_near_duplicates')) }}"
+    done = dbt_databricks(tmp, "compile", "--no-populate-cache", "--no-introspect", "--inline", inline)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    sql = CATALOG.sub("", done.stdout[done.stdout.index("select gold.doc_id") :]).strip()
+    assert spark_rows(spark, sql) == []
+    table = "`gold`.`fct_feedback_near_duplicates`"
+    columns = "doc_id, canonical_doc_id, similarity_to_canonical, is_near_duplicate"
+    off = f"(select {columns}, near_duplicate_count + 1 as near_duplicate_count from gold.fct_feedback_near_duplicates)"
+    assert sql.count(table) == 1
+    assert len(spark_rows(spark, sql.replace(table, off))) == spark.table(table).count() >= 4

@@ -12,9 +12,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import openai
+from typing import TYPE_CHECKING, Any, Literal
 
 from feedbackloop.label.decision import LabelDecision, decision_model, decision_schema
 from feedbackloop.label.examples import Example
@@ -22,6 +20,9 @@ from feedbackloop.label.parsing import DecisionError, parse_decision, verify_evi
 from feedbackloop.label.prompts import PromptSet
 from feedbackloop.label.taxonomy import Taxonomy
 from feedbackloop.settings import Settings
+
+if TYPE_CHECKING:  # openai takes about 1 s to import; runs that label nothing skip it
+    import openai
 
 Outcome = Literal["ok", "invalid", "unavailable"]
 # 4xx answers that say "this request is bad", not "this endpoint is unusable": the item goes to review.
@@ -105,6 +106,8 @@ class LLMLabeler:
         self._client: openai.AsyncOpenAI | None = None
 
     def _open(self) -> openai.AsyncOpenAI:
+        import openai
+
         # One client per event loop: its connection pool must not outlive the loop that made it.
         return openai.AsyncOpenAI(
             base_url=self.base_url or None,
@@ -115,6 +118,8 @@ class LLMLabeler:
 
     # -- one HTTP call, with backoff ---------------------------------------------------------------
     async def _complete(self, messages: list[dict[str, str]]) -> tuple[str | None, int, int]:
+        import openai
+
         settings = self.settings
         for attempt in range(1, settings.llm_max_attempts + 1):
             if self.stats.breaker_open:

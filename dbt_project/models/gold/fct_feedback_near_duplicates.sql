@@ -1,51 +1,29 @@
+{#- Incremental: a pre-hook deletes the rows a full rebuild would now compute differently, or not at
+    all (fct_feedback_near_duplicates_stale_doc_ids), then the rows of every gold doc missing here
+    are appended. A run with a few new docs writes those, instead of rewriting a row per gold doc. -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='doc_id',
+        pre_hook="{{ delete_stale_rows('doc_id', fct_feedback_near_duplicates_stale_doc_ids(this)) }}",
+    )
+}}
+
 with
 
--- the docs in gold.fct_feedback, read from where fct_feedback gets them, so the two models build side by side
-feedback as (
+groups as (
 
-    select doc_id from {{ ref('int_feedback__deduplicated') }} where is_kept
-
-),
-
-links as (
-
-    select * from {{ source('silver', 'feedback_near_duplicate_links') }}
-
-),
-
-resolved as (
-
-    select
-        feedback.doc_id,
-        -- a doc without a vector, or whose canonical has left gold, stands for itself
-        coalesce(canonical.doc_id, feedback.doc_id) as canonical_doc_id,
-        case when canonical.doc_id is not null then links.similarity else 1.0 end as similarity_to_canonical
-
-    from feedback
-    left join links
-        on feedback.doc_id = links.doc_id
-    left join feedback as canonical
-        on links.canonical_doc_id = canonical.doc_id
+    {{ near_duplicate_groups() }}
 
 ),
 
 final as (
 
-    select
-        -- ids
-        doc_id,
-        canonical_doc_id,
-
-        -- facts
-        cast(similarity_to_canonical as float) as similarity_to_canonical,
-        doc_id != canonical_doc_id as is_near_duplicate,
-        case
-            when doc_id = canonical_doc_id
-                then count(*) over (partition by canonical_doc_id) - 1
-            else 0
-        end as near_duplicate_count
-
-    from resolved
+    select * from groups
+    {% if is_incremental() %}
+    -- after the pre-hook, a doc still here has its current row here
+    where not exists (select 1 from {{ this }} as gold where gold.doc_id = groups.doc_id)
+    {% endif %}
 
 )
 
