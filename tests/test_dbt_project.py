@@ -66,6 +66,14 @@ def test_embedded_build_fills_silver_and_gold_delta_tables(loaded: Settings) -> 
     assert p95 == (pytest.approx(861.0),)
 
 
+def test_a_build_leaves_its_run_results_for_people_to_open(loaded: Settings) -> None:
+    results = loaded.dbt_project_dir / "target" / "run_results.json"
+    results.unlink(missing_ok=True)
+    build(loaded)  # silver, then gold: the file holds the last build
+    nodes = {r["unique_id"]: r["status"] for r in json.loads(results.read_text())["results"]}
+    assert nodes["model.feedbackloop.fct_feedback"] == "success"
+
+
 def test_rebuild_is_stable(loaded: Settings) -> None:
     build(loaded)
     build(loaded)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
@@ -104,3 +105,17 @@ def test_the_smoke_probe_writes_to_the_volume(volume: Settings, tmp_path: Path) 
 
     target, _ = check_lake(volume)
     assert target == str(tmp_path / "Volumes/feedbackloop/bronze/lake/_system/smoke-test")
+
+
+def test_a_local_tables_version_is_read_off_its_log(settings: Settings) -> None:
+    lake = Lake(settings)
+    assert lake.version("silver", "probe") is None and not lake.exists("silver", "probe")
+    for value in range(3):
+        lake.append("silver", "probe", pa.table({"value": [value]}))
+    table = lake.table("silver", "probe")
+    assert table is not None
+    table.create_checkpoint()
+    log = Path(lake.uri("silver", "probe")) / "_delta_log"
+    (log / f"{0:020d}.json").unlink()  # log cleanup after a checkpoint: early commits go
+    assert lake.version("silver", "probe") == table.version() == 2
+    assert lake.exists("silver", "probe")

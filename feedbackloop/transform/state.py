@@ -37,9 +37,9 @@ def input_versions(settings: Settings, select: str) -> dict[str, int]:
     versions = {}
     for layer, name in lake_tables(settings):
         if layer in layers:
-            table = lake.table(layer, name)
-            if table is not None:
-                versions[f"{layer}.{name}"] = table.version()
+            version = lake.version(layer, name)
+            if version is not None:
+                versions[f"{layer}.{name}"] = version
     return versions
 
 
