@@ -19,8 +19,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 
 
-# Prefect settings for this process's flow runs, entered once and held until the process exits.
+# Prefect set up for a command's flow runs (flows/_runtime.local_runs), held until the command ends.
 _run_settings = contextlib.ExitStack()
+
+
+@app.callback()
+def _each_command(ctx: typer.Context) -> None:
+    # A command's Prefect setup (_prepare_runs) ends with the command, and its temporary API stops
+    # then, also when one process runs several commands (tests, notebooks).
+    ctx.call_on_close(_run_settings.close)
 
 
 def _quiet_telemetry() -> None:
@@ -32,7 +39,7 @@ def _quiet_telemetry() -> None:
 
 
 def _prepare_runs() -> None:
-    """Before a command runs a flow: telemetry off, and Prefect set up for runs in this process."""
+    """Before a command runs a flow: telemetry off, and Prefect set up for this command's runs."""
     _quiet_telemetry()
     from flows._runtime import local_runs
 

@@ -72,6 +72,17 @@ def test_nested_runs_share_the_outer_setup(monkeypatch: pytest.MonkeyPatch) -> N
         assert inner is None
 
 
+def test_a_commands_prefect_setup_ends_with_the_command(settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from feedbackloop.cli import app
+    from flows import _runtime
+
+    result = CliRunner().invoke(app, ["ingest"])
+    assert result.exit_code == 0, result.output
+    assert not _runtime._active  # the next command, or a pipeline run in this process, sets up afresh
+
+
 def test_a_temporary_api_not_ready_in_time_is_stopped_with_a_clear_error() -> None:
     api = TemporaryApi()
     with pytest.raises(RuntimeError, match=r"not ready within 0\.01 s.*PREFECT_API_URL"):
