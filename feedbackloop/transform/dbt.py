@@ -99,6 +99,7 @@ def parse_ahead(settings: Settings) -> None:
 
 def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
     """``dbt <args>`` with the project's profile; raises DbtError when any node errors or fails."""
+    from dbt.artifacts.schemas.run import RunExecutionResult
     from dbt.cli.main import dbtRunner
 
     options, dbt_vars = _options(settings)
@@ -106,7 +107,7 @@ def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
     # about 0.3 s; run_results.json, the artifact people open, is written here instead.
     command = [*args, "--no-write-json", *options]
     outcome = dbtRunner(manifest=_manifest(settings, options, dbt_vars)).invoke(command)
-    if hasattr(outcome.result, "write"):
+    if isinstance(outcome.result, RunExecutionResult):
         target = Path(settings.dbt_project_dir) / "target"
         target.mkdir(parents=True, exist_ok=True)
         outcome.result.write(str(target / "run_results.json"))
