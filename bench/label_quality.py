@@ -35,7 +35,7 @@ from feedbackloop.label.local import LocalClassifier
 from feedbackloop.label.local_tier import LocalTier
 from feedbackloop.label.prompts import PromptSet
 from feedbackloop.label.taxonomy import Taxonomy, load_taxonomy
-from feedbackloop.label.tuned import TuneConfig, TunedEncoder
+from feedbackloop.label.tuned import TuneConfig, TunedEncoder, resolve_precision
 from feedbackloop.lake import Lake
 from feedbackloop.settings import PROJECT_ROOT, Settings
 
@@ -135,6 +135,7 @@ def fold_tier(
     if encoder is not None:
         tier.tuned[head] = encoder
         tier.escalate_below = settings.label_tuned_escalate_below
+        tier.precision = resolve_precision(settings.label_tuned_precision)
     return tier
 
 

@@ -93,13 +93,16 @@ def tuned_tier_figures(settings: Settings) -> dict[str, Any]:
     test = [i for i in range(len(data)) if fold[i] == 0]
     texts, held = [data.texts[i] for i in test], vectors[test]
     shipped = median_seconds(lambda: tier.predict(held, texts))
-    every = median_seconds(lambda: encoders[0].predict_proba(texts), 3)
+    every = median_seconds(lambda: encoders[0].predict_proba(texts, precision=tier.precision), 3)
+    float32 = LocalTier(tier.category, tier.sentiment, tier.tuned, tier.escalate_below, "float32")
     frozen = LocalTier(tier.category, tier.sentiment)
     return {
         "items": len(test),
         "escalated_share": round(tier.predict(held, texts).escalated / len(test), 4),
         "escalate_below": settings.label_tuned_escalate_below,
+        "precision": tier.precision,
         "tier_items_per_s": round(len(test) / shipped),
+        "tier_float32_items_per_s": round(len(test) / median_seconds(lambda: float32.predict(held, texts))),
         "tuned_encoder_on_every_item_items_per_s": round(len(test) / every),
         "frozen_heads_only_items_per_s": round(len(test) / median_seconds(lambda: frozen.predict(held, texts))),
     }

@@ -243,6 +243,10 @@ class Settings(BaseSettings):
     label_tuned_escalate_below: float = Field(
         0.6, ge=0, le=1, description="Frozen-head confidence under which the tuned encoder decides instead"
     )
+    label_tuned_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Tuned-encoder inference arithmetic; auto = bfloat16 where the CPU has it (AVX512-BF16, AMX)",
+    )
 
     # -- drift (Evidently report, retraining policy, retrain gate) -------------------------------
     drift_config_path: Path = Field(

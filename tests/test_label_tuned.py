@@ -10,7 +10,7 @@ import pytest
 from feedbackloop.embed.model import get_embedder
 from feedbackloop.label.local_tier import LocalTier, train_tier
 from feedbackloop.label.taxonomy import load_taxonomy
-from feedbackloop.label.tuned import TuneConfig, TunedEncoder
+from feedbackloop.label.tuned import TuneConfig, TunedEncoder, native_bfloat16, resolve_precision
 from feedbackloop.settings import PROJECT_ROOT, Settings
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
@@ -63,6 +63,25 @@ def test_the_tier_escalates_only_rows_its_frozen_head_is_unsure_of(embedder, enc
     prediction = tier.predict(vectors, texts)
     assert prediction.escalated == 3
     assert prediction.sentiment == ["positive", "negative", "neutral"]
+
+
+def test_bfloat16_inference_predicts_as_float32_does_and_the_label_says_which(embedder, encoder: TunedEncoder) -> None:  # type: ignore[no-untyped-def]
+    texts = [GOOD[2], BAD[2], FLAT[2]]
+    vectors = embedder.embed(texts)
+    tier = LocalTier.zero_shot(TAXONOMY, embedder)
+    tier.tuned["sentiment"] = encoder
+    tier.escalate_below = 1.01
+    exact = tier.predict(vectors, texts)
+    tier.precision = "bfloat16"
+    fast = tier.predict(vectors, texts)
+    assert fast.sentiment == exact.sentiment == ["positive", "negative", "neutral"]
+    np.testing.assert_allclose(fast.sentiment_confidence, exact.sentiment_confidence, atol=0.02)
+    assert tier.model_id.endswith("/bf16")
+
+
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it() -> None:
+    assert resolve_precision("auto") == ("bfloat16" if native_bfloat16() else "float32")
+    assert resolve_precision("float32") == "float32"
 
 
 def test_retraining_tunes_the_configured_heads_and_the_tier_survives_a_save(embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from feedbackloop.embed.model import Embedder
 from feedbackloop.label.features import extra_features
 from feedbackloop.label.local import LocalClassifier, Prediction
 from feedbackloop.label.taxonomy import Taxonomy
-from feedbackloop.label.tuned import TuneConfig, TunedEncoder
+from feedbackloop.label.tuned import Precision, TuneConfig, TunedEncoder, resolve_precision
 
 HEADS = ("category", "sentiment")
 
@@ -55,17 +56,22 @@ class LocalTier:
         sentiment: LocalClassifier,
         tuned: dict[str, TunedEncoder] | None = None,
         escalate_below: float = 0.6,
+        precision: Precision = "float32",
     ) -> None:
         self.category = category
         self.sentiment = sentiment
         self.tuned = dict(tuned or {})
         self.escalate_below = escalate_below
+        self.precision = resolve_precision(precision)  # the tuned encoders' inference arithmetic
 
     @property
     def model_id(self) -> str:
         def part(head: str) -> str:
             version = getattr(self, head).version
-            return f"{version}+{self.tuned[head].version}" if head in self.tuned else version
+            if head not in self.tuned:
+                return version
+            tuned = self.tuned[head].version
+            return f"{version}+{tuned}" + ("/bf16" if self.precision == "bfloat16" else "")
 
         return f"local:{part('category')}|{part('sentiment')}"
 
@@ -92,11 +98,19 @@ class LocalTier:
         )
 
     @classmethod
-    def load(cls, model_dir: Path, taxonomy: Taxonomy, embedder: Embedder, escalate_below: float = 0.6) -> LocalTier:
+    def load(
+        cls,
+        model_dir: Path,
+        taxonomy: Taxonomy,
+        embedder: Embedder,
+        escalate_below: float = 0.6,
+        precision: Precision = "float32",
+    ) -> LocalTier:
         """The retrained heads (and tuned encoders) for this taxonomy and embedding space if any, else zero-shot."""
         directory = cls.directory(model_dir, taxonomy, embedder)
         tier = cls.zero_shot(taxonomy, embedder)
         tier.escalate_below = escalate_below
+        tier.precision = resolve_precision(precision)
         for head in HEADS:
             if (directory / f"{head}.npz").is_file():
                 setattr(tier, head, LocalClassifier.load(directory / f"{head}.npz"))
@@ -123,7 +137,9 @@ class LocalTier:
         heads = {head: getattr(self, head).predict(vectors, extra, texts) for head in HEADS}
         escalated = 0
         for head, encoder in self.tuned.items():
-            heads[head], n = _escalate(heads[head], getattr(self, head).classes, encoder, texts, self.escalate_below)
+            heads[head], n = _escalate(
+                heads[head], getattr(self, head).classes, encoder, texts, self.escalate_below, self.precision
+            )
             escalated += n
         category, sentiment = heads["category"], heads["sentiment"]
         classes = self.sentiment.classes
@@ -140,13 +156,18 @@ class LocalTier:
 
 
 def _escalate(
-    pred: Prediction, classes: list[str], tuned: TunedEncoder, texts: Sequence[str], below: float
+    pred: Prediction,
+    classes: list[str],
+    tuned: TunedEncoder,
+    texts: Sequence[str],
+    below: float,
+    precision: Literal["float32", "bfloat16"],
 ) -> tuple[Prediction, int]:
     """Rows the frozen head is less than ``below`` sure of take the tuned encoder's probabilities."""
     rows = np.flatnonzero(pred.confidence < below)
     if not len(rows):
         return pred, 0
-    tuned_proba = tuned.predict_proba([texts[int(i)] for i in rows])
+    tuned_proba = tuned.predict_proba([texts[int(i)] for i in rows], precision=precision)
     proba = pred.proba.copy()
     proba[rows] = 0.0
     for j, name in enumerate(tuned.classes):  # the frozen head may know classes the tuned one never saw

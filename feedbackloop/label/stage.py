@@ -51,7 +51,11 @@ def prepare(settings: Settings, taxonomy_path: Path | None = None) -> Setup:
         prompts=PromptSet.load(Path(settings.label_prompt_dir)),
         embedder=embedder,
         local=LocalTier.load(
-            Path(settings.label_model_dir), taxonomy, embedder, escalate_below=settings.label_tuned_escalate_below
+            Path(settings.label_model_dir),
+            taxonomy,
+            embedder,
+            escalate_below=settings.label_tuned_escalate_below,
+            precision=settings.label_tuned_precision,
         ),
     )
 

@@ -28,7 +28,7 @@ from feedbackloop.label.local import LocalClassifier
 from feedbackloop.label.local_tier import LocalTier, train_tier
 from feedbackloop.label.stage import prepare
 from feedbackloop.label.taxonomy import load_taxonomy
-from feedbackloop.label.tuned import TuneConfig
+from feedbackloop.label.tuned import TuneConfig, resolve_precision
 from feedbackloop.label.vectors import precomputed, vectors_for
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
@@ -165,6 +165,7 @@ def retrain_local(
         tune_min_labels=settings.label_tuned_min_labels,
     )
     candidate.escalate_below = settings.label_tuned_escalate_below
+    candidate.precision = resolve_precision(settings.label_tuned_precision)
     gold = [examples[i]["category"] for i in hold_idx]
     texts = [examples[i]["text"] for i in hold_idx]
     ratings = [examples[i].get("rating") for i in hold_idx]

@@ -13,12 +13,30 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 META = "tuned.json"
+Precision = Literal["auto", "float32", "bfloat16"]
+
+
+@cache
+def native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX); elsewhere it is emulated, and slower."""
+    try:
+        words = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:  # not Linux: stay on float32
+        return False
+    return bool(words & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(precision: Precision) -> Literal["float32", "bfloat16"]:
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16() else "float32"
+    return precision
 
 
 @dataclass(frozen=True)
@@ -93,17 +111,21 @@ class TunedEncoder:
         return cls(classes, encoder, head, tokenizer, config.max_length, f"tuned@{digest}")
 
     # -- inference ----------------------------------------------------------------------------------
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def predict_proba(
+        self, texts: Sequence[str], batch_size: int = 64, precision: Literal["float32", "bfloat16"] = "float32"
+    ) -> np.ndarray:
+        """Training always runs in float32; ``precision`` only sets the inference arithmetic."""
         import torch
 
         out = np.zeros((len(texts), len(self.classes)), dtype=np.float32)
         # Shortest first: batches pad to their longest text, so similar lengths waste the least.
         order = np.argsort([len(t) for t in texts], kind="stable")
-        with torch.inference_mode():
+        bf16 = precision == "bfloat16"
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 logits = self.head(_pooled(self.encoder, self.tokenizer, [texts[i] for i in rows], self.max_length))
-                out[rows] = torch.softmax(logits, dim=1).numpy()
+                out[rows] = torch.softmax(logits.float(), dim=1).numpy()
         return out
 
     # -- persistence --------------------------------------------------------------------------------
