@@ -244,6 +244,29 @@ def test_erasure_reaches_labels_embeddings_and_the_index(stage_tables_and_index:
     assert client.count(index=index, query={"terms": {"doc_id": docs}})["count"] == 0
 
 
+def test_erasure_drops_the_llm_answers_cached_for_her_texts(governed: Settings) -> None:
+    from feedbackloop.label.cache import TABLE, LabelCache
+    from feedbackloop.label.client import LLMResult
+
+    lake = Lake(governed)
+    docs = set(jane_docs(governed))
+    labels = lake.read("silver", "feedback_labels", columns=["doc_id", "input_hash"]).to_pylist()
+    hers = {r["input_hash"] for r in labels if r["doc_id"] in docs}
+    others = {r["input_hash"] for r in labels if r["doc_id"] not in docs} - hers
+    assert hers and others
+    # A small model's reply can quote the text back, her name included.
+    LabelCache(lake, "prompt@1", "taxonomy@1", "llama_cpp/test").store(
+        {h: LLMResult(status="invalid", raw=f"{{'quote': '{JANE_NAME} here'}}") for h in hers}
+        | {h: LLMResult(status="invalid", raw="{'quote': 'someone else'}") for h in others}
+    )
+    result = forget(governed, Subject(email=JANE_EMAIL))
+    assert result.rows_by_table["index.llm_label_cache"] == len(hers)
+    left = set(lake.read(*TABLE, columns=["input_hash"]).column("input_hash").to_pylist())
+    assert left == others
+    cache_dir = Path(lake.uri(*TABLE))
+    assert not [path for path, text in strings_in_tree(cache_dir) if JANE_NAME in text]
+
+
 def test_erasure_removes_her_docs_from_the_configured_vector_index(governed: Settings) -> None:
     from feedbackloop.index import open_index
 

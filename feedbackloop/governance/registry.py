@@ -126,4 +126,28 @@ def _delete_from_vector_index(settings: Settings, doc_ids: list[str]) -> int:
     return len(present)
 
 
+def _delete_cached_llm_labels(settings: Settings, doc_ids: list[str]) -> int:
+    """The LLM label cache keeps answers (evidence quotes included) by text hash, not by doc.
+
+    The docs' text hashes come from their label rows. Index steps run before any table is erased,
+    so those rows are still there. Another doc with the very same text only loses its cached
+    answer: it keeps its label, and a relabel would ask the LLM again.
+    """
+    import pyarrow.dataset as ds
+
+    from feedbackloop.governance.purge import delete_keys, purge_history
+    from feedbackloop.lake import Lake
+
+    lake = Lake(settings)
+    labels, cache = lake.table("silver", "feedback_labels"), lake.table("silver", "llm_label_cache")
+    if labels is None or cache is None or not doc_ids:
+        return 0
+    found = labels.to_pyarrow_dataset().to_table(columns=["input_hash"], filter=ds.field("doc_id").isin(doc_ids))
+    rows = delete_keys(cache, "input_hash", {h for h in found.column("input_hash").to_pylist() if h})
+    if rows:
+        purge_history(cache)  # old versions of the table still hold the answers
+    return rows
+
+
 register_index("vector_index", _delete_from_vector_index)
+register_index("llm_label_cache", _delete_cached_llm_labels)
