@@ -7,7 +7,6 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
@@ -15,7 +14,7 @@ from feedbackloop.embed.model import Embedder
 from feedbackloop.label.features import extra_features
 from feedbackloop.label.local import LocalClassifier, Prediction
 from feedbackloop.label.taxonomy import Taxonomy
-from feedbackloop.label.tuned import Precision, TuneConfig, TunedEncoder, resolve_precision
+from feedbackloop.label.tuned import Arithmetic, Precision, TuneConfig, TunedEncoder, resolve_precision
 
 HEADS = ("category", "sentiment")
 
@@ -161,7 +160,7 @@ def _escalate(
     tuned: TunedEncoder,
     texts: Sequence[str],
     below: float,
-    precision: Literal["float32", "bfloat16"],
+    precision: Arithmetic,
 ) -> tuple[Prediction, int]:
     """Rows the frozen head is less than ``below`` sure of take the tuned encoder's probabilities."""
     rows = np.flatnonzero(pred.confidence < below)

@@ -20,7 +20,8 @@ from typing import Any, Literal
 import numpy as np
 
 META = "tuned.json"
-Precision = Literal["auto", "float32", "bfloat16"]
+Arithmetic = Literal["float32", "bfloat16"]
+Precision = Literal["auto", "float32", "bfloat16"]  # a setting: auto picks the Arithmetic this CPU is fast at
 
 
 @cache
@@ -33,7 +34,7 @@ def native_bfloat16() -> bool:
     return bool(words & {"avx512_bf16", "amx_bf16"})
 
 
-def resolve_precision(precision: Precision) -> Literal["float32", "bfloat16"]:
+def resolve_precision(precision: Precision) -> Arithmetic:
     if precision == "auto":
         return "bfloat16" if native_bfloat16() else "float32"
     return precision
@@ -112,7 +113,7 @@ class TunedEncoder:
 
     # -- inference ----------------------------------------------------------------------------------
     def predict_proba(
-        self, texts: Sequence[str], batch_size: int = 64, precision: Literal["float32", "bfloat16"] = "float32"
+        self, texts: Sequence[str], batch_size: int = 64, precision: Arithmetic = "float32"
     ) -> np.ndarray:
         """Training always runs in float32; ``precision`` only sets the inference arithmetic."""
         import torch
