@@ -104,6 +104,7 @@ class TemporaryApi:
         )
 
     def stop(self) -> None:
+        atexit.unregister(self.stop)  # a long-lived process that starts many keeps no stale hooks
         if self.process is None:
             return
         self.process.terminate()
@@ -172,19 +173,14 @@ def local_runs(ahead: Callable[[], object] | None = None) -> Iterator[str | None
     try:
         if ahead:
             ahead()
-        from prefect.settings import (
-            PREFECT_API_URL,
-            PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
-            get_current_settings,
-            temporary_settings,
-        )
+        from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
         ephemeral = get_current_settings().server.ephemeral
         if api is None or not is_ephemeral() or not ephemeral.enabled:
             yield None  # a server or Cloud; or ephemeral mode turned off, and Prefect says so at the first flow
             return
         url = api.wait(ephemeral.startup_timeout_seconds)
-        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        with temporary_settings(updates={PREFECT_API_URL: url}), without_heartbeats():
             try:
                 yield url
             finally:
