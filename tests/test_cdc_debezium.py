@@ -111,3 +111,29 @@ def test_updates_supersede_and_deletes_propagate_to_silver_and_gold(settings: Se
     assert gold == [("1", "Billing. Charged twice, still no refund", "open"),
                     ("3", "Billing. Search is slow", "solved")]  # fmt: skip
     assert deleted == (1,)
+
+
+@pytest.mark.dbt
+@pytest.mark.slow
+def test_erasing_a_person_removes_the_deletes_of_her_records_from_the_change_log(settings: Settings) -> None:
+    from feedbackloop.governance.erasure import Subject, forget
+
+    hers = ticket(1, body="Refund to ann@example.org please") | {"customer_id": "u7"}
+    write_events(settings.inbox_dir / "support_db" / "events.jsonl", [
+        event("c", None, hers, 1_790_000_000_000, 100),
+        event("c", None, ticket(2), 1_790_000_001_000, 200),
+        event("d", hers, None, 1_790_000_002_000, 300),  # the before image repeats her text
+        event("d", ticket(2), None, 1_790_000_003_000, 400),
+    ])  # fmt: skip
+    ingest_inbox(settings, "run-1")
+    ensure_source_tables(settings)
+    run_dbt(settings, ["build", "--select", "silver", "--indirect-selection", "cautious"])
+    result = forget(settings, Subject(user_id="u7", source_system="support_db"))
+    assert result.rows_by_table["index.record_deletes"] == 3  # bronze and silver change rows + where it stands
+    lake = Lake(settings)
+    assert [(c["op"], c["source_record_id"]) for c in changes(settings)] == [("insert", "2"), ("delete", "2")]
+    staged = lake.read("silver", "stg_bronze__feedback_changes", columns=["source_record_id"])
+    assert set(staged.column("source_record_id").to_pylist()) == {"2"}
+    latest = lake.read("silver", "int_feedback__latest_changes", columns=["source_record_id"])
+    assert latest.column("source_record_id").to_pylist() == ["2"]
+    assert not any("ann@example.org" in (c["raw_payload"] or "") for c in changes(settings))

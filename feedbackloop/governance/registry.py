@@ -149,5 +149,50 @@ def _delete_cached_llm_labels(settings: Settings, doc_ids: list[str]) -> int:
     return rows
 
 
+# The change log's rows for deletes: (layer, table, the column that identifies a row, its doc column).
+_RECORD_DELETES = (
+    ("silver", "int_feedback__latest_changes", "source_record_key", "current_doc_id"),
+    ("silver", "stg_bronze__feedback_changes", "change_id", "doc_id"),
+    ("bronze", "feedback_changes", "change_id", "doc_id"),
+)
+
+
+def _delete_record_deletes(settings: Settings, doc_ids: list[str]) -> int:
+    """A delete in the change log names its record but no doc_id (no version survives it), and its
+    raw event can hold the deleted row (a Debezium before image, her email included).
+
+    It goes with the record's docs. The records come from bronze, which index steps run before.
+    """
+    import pyarrow.dataset as ds
+
+    from feedbackloop.governance.purge import delete_keys, purge_history
+    from feedbackloop.lake import Lake
+
+    lake = Lake(settings)
+    feedback = lake.table("bronze", "feedback")
+    if feedback is None or not doc_ids:
+        return 0
+    found = feedback.to_pyarrow_dataset().to_table(
+        columns=["source_system", "source_record_id"], filter=ds.field("doc_id").isin(doc_ids)
+    )
+    records = set(zip(found["source_system"].to_pylist(), found["source_record_id"].to_pylist(), strict=True))
+    deleted = 0
+    for layer, name, key, doc_column in _RECORD_DELETES:
+        table = lake.table(layer, name)
+        if table is None:
+            continue
+        rows = table.to_pyarrow_dataset().to_table(
+            columns=[key, "source_system", "source_record_id"], filter=ds.field(doc_column).is_null()
+        )
+        pairs = zip(rows["source_system"].to_pylist(), rows["source_record_id"].to_pylist(), strict=True)
+        keys = [k for k, pair in zip(rows[key].to_pylist(), pairs, strict=True) if pair in records]
+        count = delete_keys(table, key, keys)
+        if count:
+            purge_history(table)
+        deleted += count
+    return deleted
+
+
 register_index("vector_index", _delete_from_vector_index)
 register_index("llm_label_cache", _delete_cached_llm_labels)
+register_index("record_deletes", _delete_record_deletes)
