@@ -96,7 +96,7 @@ class Lake:
     def append(self, layer: str, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
         write_deltalake(
             self.uri(layer, name),
-            data,
+            self._typed(layer, name, data),
             mode="append",
             storage_options=self.storage_options,
         )
@@ -104,8 +104,25 @@ class Lake:
     def overwrite(self, layer: str, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
         write_deltalake(
             self.uri(layer, name),
-            data,
+            self._typed(layer, name, data),
             mode="overwrite",
             schema_mode="overwrite",
             storage_options=self.storage_options,
         )
+
+    def _typed(self, layer: str, name: str, data: pa.Table | pa.RecordBatchReader) -> pa.Table | pa.RecordBatchReader:
+        """Columns whose every value is null arrive without a type (Arrow null) when built from plain
+        values; Delta stores them as ``void``, and DuckDB then refuses the whole table, so every reader
+        fails. They take the table's type for them, or the write is refused, naming them."""
+        untyped = [field.name for field in data.schema if pa.types.is_null(field.type)]
+        if not untyped:
+            return data
+        table = self.table(layer, name)
+        known = table.to_pyarrow_dataset().schema if table is not None else pa.schema([])
+        missing = [c for c in untyped if c not in known.names or pa.types.is_null(known.field(c).type)]
+        if missing or isinstance(data, pa.RecordBatchReader):
+            raise ValueError(
+                f"{layer}.{name}: column(s) {', '.join(missing or untyped)} have no type (every value is null); "
+                "write them with the table's schema"
+            )
+        return data.cast(pa.schema([known.field(f.name) if f.name in untyped else f for f in data.schema]))

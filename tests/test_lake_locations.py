@@ -119,3 +119,18 @@ def test_a_local_tables_version_is_read_off_its_log(settings: Settings) -> None:
     (log / f"{0:020d}.json").unlink()  # log cleanup after a checkpoint: early commits go
     assert lake.version("silver", "probe") == table.version() == 2
     assert lake.exists("silver", "probe")
+
+
+def test_an_all_null_column_takes_the_tables_type_so_duckdb_still_reads_it(settings: Settings) -> None:
+    lake = Lake(settings)
+    lake.append("silver", "probe", pa.table({"a": [1], "b": ["x"]}))
+    lake.append("silver", "probe", pa.table({"a": [2], "b": [None]}))  # b: Arrow null, no type
+    with connect(settings) as conn:
+        rows = conn.execute("select a, b, typeof(b) from silver.probe order by a").fetchall()
+    assert rows == [(1, "x", "VARCHAR"), (2, None, "VARCHAR")]
+
+
+def test_a_new_table_with_an_untyped_column_is_refused_naming_it(settings: Settings) -> None:
+    with pytest.raises(ValueError, match=r"silver\.probe: column\(s\) b have no type"):
+        Lake(settings).append("silver", "probe", pa.table({"a": [1], "b": [None]}))
+    assert not Lake(settings).exists("silver", "probe")
