@@ -52,12 +52,17 @@ def test_a_tuned_encoder_needs_two_classes() -> None:
         TunedEncoder.train(GOOD, ["positive"] * len(GOOD), QUICK)
 
 
+def zero_shot_tier_with(embedder, encoder: TunedEncoder, escalate_below: float) -> LocalTier:  # type: ignore[no-untyped-def]
+    tier = LocalTier.zero_shot(TAXONOMY, embedder)
+    tier.tuned["sentiment"] = encoder
+    tier.escalate_below = escalate_below
+    return tier
+
+
 def test_the_tier_escalates_only_rows_its_frozen_head_is_unsure_of(embedder, encoder: TunedEncoder) -> None:  # type: ignore[no-untyped-def]
     texts = [GOOD[1], BAD[1], FLAT[1]]
     vectors = embedder.embed(texts)
-    tier = LocalTier.zero_shot(TAXONOMY, embedder)
-    tier.tuned["sentiment"] = encoder
-    tier.escalate_below = 0.0
+    tier = zero_shot_tier_with(embedder, encoder, escalate_below=0.0)
     assert tier.predict(vectors, texts).escalated == 0
     tier.escalate_below = 1.01
     prediction = tier.predict(vectors, texts)
@@ -68,9 +73,7 @@ def test_the_tier_escalates_only_rows_its_frozen_head_is_unsure_of(embedder, enc
 def test_bfloat16_inference_predicts_as_float32_does_and_the_label_says_which(embedder, encoder: TunedEncoder) -> None:  # type: ignore[no-untyped-def]
     texts = [GOOD[2], BAD[2], FLAT[2]]
     vectors = embedder.embed(texts)
-    tier = LocalTier.zero_shot(TAXONOMY, embedder)
-    tier.tuned["sentiment"] = encoder
-    tier.escalate_below = 1.01
+    tier = zero_shot_tier_with(embedder, encoder, escalate_below=1.01)
     exact = tier.predict(vectors, texts)
     tier.precision = "bfloat16"
     fast = tier.predict(vectors, texts)

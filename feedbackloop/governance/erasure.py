@@ -29,7 +29,7 @@ import pyarrow.dataset as ds
 from deltalake import DeltaTable
 
 from feedbackloop.governance import registry
-from feedbackloop.governance.purge import delete_keys, purge_history, rebuild_warehouse
+from feedbackloop.governance.purge import delete_keys, erase_rows, purge_history, rebuild_warehouse
 from feedbackloop.governance.runs import code_version
 from feedbackloop.governance.vault import Vault
 from feedbackloop.lake import Lake
@@ -313,11 +313,10 @@ def _erase_from(settings: Settings, table: registry.DocTable, ids: list[str], re
     dt = _open(settings, table)
     if dt is None or not ids:
         return 0
-    rows = delete_keys(dt, table.key, ids, table.key_is_list)
-    if rows:
-        result.files_purged += purge_history(dt)
-        if table.root == "vault":
-            Vault(settings).lock_down()
+    rows, files = erase_rows(dt, table.key, ids, table.key_is_list)
+    result.files_purged += files
+    if rows and table.root == "vault":
+        Vault(settings).lock_down()
     return rows
 
 
@@ -364,8 +363,7 @@ def submitted(settings: Settings, request_key: str) -> Subject:
 
 def _withdraw(settings: Settings, request_key: str) -> None:
     dt = Vault(settings).table(REQUESTS_TABLE)
-    if dt is not None and delete_keys(dt, "request_key", [request_key]):
-        purge_history(dt)
+    if dt is not None and erase_rows(dt, "request_key", [request_key])[0]:
         Vault(settings).lock_down()
 
 

@@ -66,6 +66,15 @@ def delete_keys(
     return deleted
 
 
+def erase_rows(dt: DeltaTable, key: str, values: Iterable[str], key_is_list: bool = False) -> tuple[int, int]:
+    """Delete the rows (``delete_keys``), then purge the old versions that still hold them.
+
+    Returns (rows deleted, files purged); nothing is purged when no row matched.
+    """
+    rows = delete_keys(dt, key, values, key_is_list)
+    return rows, (purge_history(dt) if rows else 0)
+
+
 def _matches(keys: pa.ChunkedArray, value_set: pa.Array, key_is_list: bool) -> pa.Array:
     keys = keys.combine_chunks()
     if not key_is_list:

@@ -135,7 +135,7 @@ def _delete_cached_llm_labels(settings: Settings, doc_ids: list[str]) -> int:
     """
     import pyarrow.dataset as ds
 
-    from feedbackloop.governance.purge import delete_keys, purge_history
+    from feedbackloop.governance.purge import erase_rows
     from feedbackloop.lake import Lake
 
     lake = Lake(settings)
@@ -143,10 +143,7 @@ def _delete_cached_llm_labels(settings: Settings, doc_ids: list[str]) -> int:
     if labels is None or cache is None or not doc_ids:
         return 0
     found = labels.to_pyarrow_dataset().to_table(columns=["input_hash"], filter=ds.field("doc_id").isin(doc_ids))
-    rows = delete_keys(cache, "input_hash", {h for h in found.column("input_hash").to_pylist() if h})
-    if rows:
-        purge_history(cache)  # old versions of the table still hold the answers
-    return rows
+    return erase_rows(cache, "input_hash", {h for h in found.column("input_hash").to_pylist() if h})[0]
 
 
 # The change log's rows for deletes: (layer, table, the column that identifies a row, its doc column).
@@ -165,7 +162,7 @@ def _delete_record_deletes(settings: Settings, doc_ids: list[str]) -> int:
     """
     import pyarrow.dataset as ds
 
-    from feedbackloop.governance.purge import delete_keys, purge_history
+    from feedbackloop.governance.purge import erase_rows
     from feedbackloop.lake import Lake
 
     lake = Lake(settings)
@@ -186,10 +183,7 @@ def _delete_record_deletes(settings: Settings, doc_ids: list[str]) -> int:
         )
         pairs = zip(rows["source_system"].to_pylist(), rows["source_record_id"].to_pylist(), strict=True)
         keys = [k for k, pair in zip(rows[key].to_pylist(), pairs, strict=True) if pair in records]
-        count = delete_keys(table, key, keys)
-        if count:
-            purge_history(table)
-        deleted += count
+        deleted += erase_rows(table, key, keys)[0]
     return deleted
 
 
