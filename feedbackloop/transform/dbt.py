@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
+import pickle
+import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,21 +65,96 @@ def access_vars(settings: Settings) -> dict[str, Any]:
 # gold in one process, and the second build need not parse the project again.
 _parsed: dict[str, Any] = {}
 
+_ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
+_MANIFEST_CACHE = "feedbackloop_manifest.{key}.pickle"
+
+
+def _manifest_key(settings: Settings, options: list[str], dbt_vars: dict[str, Any]) -> str:
+    """A digest of everything a parse depends on: the project's files and vars, the options, dbt's
+    version, and the value of every environment variable the project reads through ``env_var()``."""
+    from dbt.version import __version__ as dbt_version
+
+    from feedbackloop.transform.state import PROJECT_FILES, project_fingerprint
+
+    root = Path(settings.dbt_project_dir)
+    names = set()
+    for pattern in PROJECT_FILES:
+        for path in root.glob(pattern):
+            if path.is_file() and path.suffix in {".yml", ".yaml", ".sql"}:
+                names.update(_ENV_VAR_CALL.findall(path.read_text(encoding="utf-8", errors="replace")))
+    parts = [options, sorted(dbt_env(settings).items()), project_fingerprint(settings, dbt_vars), dbt_version,
+             sys.version, sorted((name, os.environ.get(name)) for name in names)]  # fmt: skip
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
+
+
+def _rebuild_manifest(state: dict[str, Any]) -> Any:
+    from dbt.contracts.graph.manifest import Manifest
+
+    return Manifest(**state)
+
+
+class _ManifestPickler(pickle.Pickler):
+    """Pickles a dbt Manifest by its data fields; its lookups and locks are rebuilt on first use.
+
+    dbt's own ``Manifest.__reduce_ex__`` passes its fields by position and misses ``fixtures``, so
+    every lookup after it lands one field off (dbt 1.11); by name, nothing can shift.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        from dbt.contracts.graph.manifest import Manifest
+
+        if type(obj) is not Manifest:
+            return NotImplemented
+        state = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.init and not f.name.startswith("_")}
+        return _rebuild_manifest, (state,)
+
+
+def _load_cached_manifest(target: Path, key: str) -> Any | None:
+    """The manifest a parse with the same inputs saved here, or None (none saved, or unreadable)."""
+    path = target / _MANIFEST_CACHE.format(key=key)
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh)
+    except FileNotFoundError:
+        return None
+    except Exception:  # written by another dbt release, or cut short: parse again
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _save_manifest(target: Path, key: str, manifest: Any) -> None:
+    """Keep this parse for the next process; earlier parses' files go (their inputs are gone)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for stale in target.glob(_MANIFEST_CACHE.format(key="*")):
+        stale.unlink(missing_ok=True)
+    partial = target / f".{_MANIFEST_CACHE.format(key=key)}.{os.getpid()}"
+    with partial.open("wb") as fh:
+        _ManifestPickler(fh, protocol=pickle.HIGHEST_PROTOCOL).dump(manifest)
+    partial.replace(target / _MANIFEST_CACHE.format(key=key))  # atomic: a reader never sees half a file
+
 
 def _manifest(settings: Settings, options: list[str], dbt_vars: dict[str, Any]) -> Any | None:
-    """The project's parsed manifest (parsed once per process while project, vars and env stay the same)."""
+    """The project's parsed manifest: from this process, else from the last parse with the same
+    inputs (a pickle in dbt's target dir), else parsed now.
+
+    dbt's own partial parsing still costs about a second per process (it rebuilds the manifest from
+    its msgpack and rechecks every file); loading the pickle takes about 10 ms. The key covers what
+    partial parsing checks, so any change to the project, vars, target or dbt parses afresh.
+    """
     from dbt.cli.main import dbtRunner
 
-    from feedbackloop.transform.state import project_fingerprint
-
-    key = json.dumps([options, sorted(dbt_env(settings).items()), project_fingerprint(settings, dbt_vars)])
+    key = _manifest_key(settings, options, dbt_vars)
     if key not in _parsed:
-        # Partial parsing still saves its state for the next process; manifest.json is not needed.
-        outcome = dbtRunner().invoke(["parse", "--no-write-json", *options])
-        if not outcome.success or outcome.result is None:
-            return None  # the build itself parses and reports the problem
+        target = Path(settings.dbt_project_dir) / "target"
+        manifest = _load_cached_manifest(target, key)
+        if manifest is None:
+            outcome = dbtRunner().invoke(["parse", "--no-write-json", *options])
+            if not outcome.success or outcome.result is None:
+                return None  # the build itself parses and reports the problem
+            manifest = outcome.result
+            _save_manifest(target, key, manifest)
         _parsed.clear()
-        _parsed[key] = outcome.result
+        _parsed[key] = manifest
     return _parsed[key]
 
 
