@@ -442,6 +442,29 @@ def retention() -> None:
 
 
 @app.command()
+def maintain() -> None:
+    """Compact small Delta files and vacuum unreferenced ones, table by table (flow ``maintain``)."""
+    _prepare_runs()
+    from flows.maintain import maintain as maintain_flow
+
+    result = maintain_flow()
+    for table in result["tables"]:
+        if table["error"]:
+            console.print(f"[red]{table['table']}[/]: {table['error']}")
+        elif table["files_compacted"] or table["files_vacuumed"]:
+            console.print(
+                f"{table['table']}: {table['files_before']} -> {table['files_after']} files "
+                f"({table['files_compacted']} compacted, {table['files_vacuumed']} vacuumed, {table['seconds']:.1f}s)"
+            )
+    console.print(
+        f"[bold]{len(result['tables'])} tables[/]: {result['files_compacted']} files compacted, "
+        f"{result['files_vacuumed']} vacuumed, {result['tables_failed']} failed"
+    )
+    if result["tables_failed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
 def lineage(
     doc_id: str = typer.Argument(..., help="A gold.fct_feedback doc_id, or the id of a gold aggregate row"),
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,27 @@ class Lake:
                 if entry.name[:20].isdigit() and (entry.name.endswith(".json") or ".checkpoint." in entry.name)
             ]
         return max(versions, default=None)
+
+    def operations_since(self, layer: str, name: str, version: int) -> list[str] | None:
+        """The operation (WRITE, DELETE, OPTIMIZE, ...) of every commit after ``version``, oldest first;
+        None when the log no longer holds them all. A local lake reads the commit files themselves."""
+        current = self.version(layer, name)
+        if current is None or current < version:
+            return None
+        if not self.settings.is_local_lake:
+            table = self.table(layer, name)
+            commits = table.history(limit=current - version) if table is not None else []
+            return [str(c.get("operation")) for c in reversed(commits)] if len(commits) == current - version else None
+        log = Path(self.uri(layer, name)) / "_delta_log"
+        operations = []
+        for v in range(version + 1, current + 1):
+            try:
+                lines = (log / f"{v:020d}.json").read_text(encoding="utf-8").splitlines()
+            except FileNotFoundError:
+                return None
+            infos = [json.loads(line)["commitInfo"] for line in lines if line.startswith('{"commitInfo"')]
+            operations.append(str(infos[0].get("operation")) if infos else "UNKNOWN")
+        return operations
 
     def exists(self, layer: str, name: str) -> bool:
         return self.version(layer, name) is not None

@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     warehouse_path: Path = Field(
         Path("lake/warehouse.duckdb"), description="DuckDB catalog of views over the Delta tables"
     )
+    lake_compact_target_mb: int = Field(
+        128, ge=1, description="Maintenance bin-packs Delta files smaller than this into files of up to this size"
+    )
+    lake_compact_min_files: int = Field(
+        8, ge=2, description="A table is compacted once it has at least this many files under the target size"
+    )
+    lake_vacuum_retention_hours: int = Field(
+        168,
+        ge=0,
+        description="Maintenance deletes data files no version of the last this-many hours reads (time travel window)",
+    )
 
     # -- ingest --------------------------------------------------------------------------------
     source_mappings_dir: Path = Field(

@@ -53,9 +53,26 @@ def project_fingerprint(settings: Settings, dbt_vars: dict | None = None) -> str
     return digest.hexdigest()
 
 
+def changed_inputs(settings: Settings, recorded: dict[str, int], current: dict[str, int]) -> list[str]:
+    """Input tables whose rows may differ from the recorded build's: a new or dropped table, or a
+    commit since then that changed data. Compaction and vacuum (lake maintenance) change none."""
+    from feedbackloop.lake_maintenance import data_changed_since
+
+    lake = Lake(settings)
+    changed = []
+    for key in sorted(current.keys() | recorded.keys()):
+        if current.get(key) == recorded.get(key):
+            continue
+        layer, name = key.split(".", 1)
+        if key in current and key in recorded and not data_changed_since(lake, layer, name, recorded[key]):
+            continue
+        changed.append(key)
+    return changed
+
+
 def is_up_to_date(settings: Settings, select: str) -> bool:
     recorded = _load(settings).get(select)
-    return recorded is not None and recorded == input_versions(settings, select)
+    return recorded is not None and not changed_inputs(settings, recorded, input_versions(settings, select))
 
 
 def build_selection(settings: Settings, select: str, fingerprint: str, force: bool = False) -> list[str] | None:
@@ -76,7 +93,7 @@ def build_selection(settings: Settings, select: str, fingerprint: str, force: bo
     if state.get(f"{select}#project") != fingerprint:
         return [*layer_args, "--full-refresh"]
     current = input_versions(settings, select)
-    changed = sorted(key for key in current.keys() | recorded.keys() if current.get(key) != recorded.get(key))
+    changed = changed_inputs(settings, recorded, current)
     if not changed:
         return None
     selectors = []
