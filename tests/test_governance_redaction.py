@@ -99,3 +99,10 @@ def test_crash_between_vault_and_silver_append_leaves_no_duplicate_vault_rows(go
     assert stats.docs_redacted == lake.count("silver", "stg_bronze__feedback")
     assert stats.vault_rows == 0
     assert Vault(governed).table().to_pyarrow_dataset().count_rows() == vault_rows
+
+
+def test_a_vault_write_with_an_untyped_column_is_refused_naming_it(settings: Settings) -> None:
+    rows = pa.table({"doc_id": ["d1"], "entity_type": pa.array([None], pa.null())})
+    with pytest.raises(ValueError, match=r"vault\.pii_vault: column\(s\) entity_type have no type"):
+        Vault(settings).append(rows)
+    assert Vault(settings).table() is None

@@ -95,6 +95,11 @@ class Vault:
             return None
 
     def append(self, rows: pa.Table, name: str = VAULT_TABLE) -> None:
+        untyped = [field.name for field in rows.schema if pa.types.is_null(field.type)]
+        if untyped:  # stored as Delta `void`, which DuckDB cannot read (see Lake._typed)
+            raise ValueError(
+                f"vault.{name}: column(s) {', '.join(untyped)} have no type; write them with VAULT's schema"
+            )
         self.ensure_root()
         with _private_files():
             write_deltalake(self.uri(name), rows, mode="append", storage_options=self.storage_options)
