@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import os
 import pickle
@@ -69,11 +70,20 @@ _ENV_VAR_CALL = re.compile(r"""env_var\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]""")
 _MANIFEST_CACHE = "feedbackloop_manifest.{key}.pickle"
 
 
+def _dbt_versions() -> list[tuple[str, str | None]]:
+    """dbt and its adapters: their macros are part of every manifest."""
+    versions: list[tuple[str, str | None]] = []
+    for dist in ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-databricks", "dbt-spark"):
+        try:
+            versions.append((dist, importlib.metadata.version(dist)))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append((dist, None))
+    return versions
+
+
 def _manifest_key(settings: Settings, options: list[str], dbt_vars: dict[str, Any]) -> str:
     """A digest of everything a parse depends on: the project's files and vars, the options, dbt's
     version, and the value of every environment variable the project reads through ``env_var()``."""
-    from dbt.version import __version__ as dbt_version
-
     from feedbackloop.transform.state import PROJECT_FILES, project_fingerprint
 
     root = Path(settings.dbt_project_dir)
@@ -82,7 +92,7 @@ def _manifest_key(settings: Settings, options: list[str], dbt_vars: dict[str, An
         for path in root.glob(pattern):
             if path.is_file() and path.suffix in {".yml", ".yaml", ".sql"}:
                 names.update(_ENV_VAR_CALL.findall(path.read_text(encoding="utf-8", errors="replace")))
-    parts = [options, sorted(dbt_env(settings).items()), project_fingerprint(settings, dbt_vars), dbt_version,
+    parts = [options, sorted(dbt_env(settings).items()), project_fingerprint(settings, dbt_vars), _dbt_versions(),
              sys.version, sorted((name, os.environ.get(name)) for name in names)]  # fmt: skip
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
 
