@@ -3,21 +3,20 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/llama_cpp_wheel.sh | sha256sum | cut -c1-12)
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
-# llama-cpp-python (the `llm` extra) builds from source; without LLaVA it takes ~5 min instead of ~15,
-# once: pip caches the built wheel.
-export CMAKE_ARGS := -DLLAVA_BUILD=OFF
 
 .PHONY: setup browser demo test lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/llama_cpp_wheel.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	# llama-cpp-python (the `llm` extra) builds from source, once per machine (see the script)
+	bash scripts/llama_cpp_wheel.sh $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev,llm]'
 	$(BIN)/feedbackloop setup
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
