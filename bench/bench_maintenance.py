@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -25,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 
+from bench.timing import median_seconds
 from feedbackloop.lake_maintenance import maintain_table
 from feedbackloop.settings import Settings
 
@@ -37,15 +36,6 @@ def rows(start: int, count: int, rng: np.random.Generator) -> pa.Table:
         "rating": pa.array(rng.integers(1, 6, count), pa.int32()),
         "text": pa.array([f"review {i} about checkout and login, version {i % 97}" for i in ids]),
     })  # fmt: skip
-
-
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def reads(path: str, repeat: int) -> dict[str, float]:

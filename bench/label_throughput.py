@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.datasets import OUT, amazon_sentiment, app_reviews, embeddings
+from bench.timing import median_seconds
 from feedbackloop.embed.model import get_embedder
 from feedbackloop.label.client import LLMLabeler
 from feedbackloop.label.local_tier import LocalTier, train_tier
@@ -29,16 +30,6 @@ from feedbackloop.label.taxonomy import load_taxonomy
 from feedbackloop.settings import PROJECT_ROOT, Settings
 
 TAXONOMY = PROJECT_ROOT / "config" / "taxonomies" / "app_review_types.yaml"
-REPEATS = 5
-
-
-def median_seconds(fn: Any, repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def star_sentiment(rating: float | None) -> str | None:

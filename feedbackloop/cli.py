@@ -445,17 +445,14 @@ def retention() -> None:
 def maintain() -> None:
     """Compact small Delta files and vacuum unreferenced ones, table by table (flow ``maintain``)."""
     _prepare_runs()
+    from feedbackloop.lake_maintenance import describe
     from flows.maintain import maintain as maintain_flow
 
     result = maintain_flow()
     for table in result["tables"]:
-        if table["error"]:
-            console.print(f"[red]{table['table']}[/]: {table['error']}")
-        elif table["files_compacted"] or table["files_vacuumed"]:
-            console.print(
-                f"{table['table']}: {table['files_before']} -> {table['files_after']} files "
-                f"({table['files_compacted']} compacted, {table['files_vacuumed']} vacuumed, {table['seconds']:.1f}s)"
-            )
+        line = describe(table)
+        if line:
+            console.print(line, style="red" if table["error"] else None, markup=False)
     console.print(
         f"[bold]{len(result['tables'])} tables[/]: {result['files_compacted']} files compacted, "
         f"{result['files_vacuumed']} vacuumed, {result['tables_failed']} failed"

@@ -15,6 +15,12 @@ from deltalake.exceptions import TableNotFoundError
 from feedbackloop.settings import Settings, is_volume_path
 
 
+def untyped_columns(schema: pa.Schema) -> list[str]:
+    """Columns whose every value was null when built from plain values (Arrow type null): Delta stores
+    them as ``void``, and DuckDB then refuses to read the whole table."""
+    return [field.name for field in schema if pa.types.is_null(field.type)]
+
+
 class LakeLocationError(RuntimeError):
     """The configured lake location cannot be reached from this process."""
 
@@ -133,10 +139,9 @@ class Lake:
         )
 
     def _typed(self, layer: str, name: str, data: pa.Table | pa.RecordBatchReader) -> pa.Table | pa.RecordBatchReader:
-        """Columns whose every value is null arrive without a type (Arrow null) when built from plain
-        values; Delta stores them as ``void``, and DuckDB then refuses the whole table, so every reader
-        fails. They take the table's type for them, or the write is refused, naming them."""
-        untyped = [field.name for field in data.schema if pa.types.is_null(field.type)]
+        """Untyped columns (``untyped_columns``) take the table's type for them, or the write is
+        refused, naming them."""
+        untyped = untyped_columns(data.schema)
         if not untyped:
             return data
         table = self.table(layer, name)

@@ -38,6 +38,18 @@ class TableMaintenance:
     error: str | None = None
 
 
+def describe(table: dict[str, Any]) -> str | None:
+    """One line for a table maintenance did something to (or failed on); None for an untouched table."""
+    if table["error"]:
+        return f"{table['table']}: failed: {table['error']}"
+    if not (table["files_compacted"] or table["files_vacuumed"]):
+        return None
+    return (
+        f"{table['table']}: {table['files_before']} -> {table['files_after']} files ({table['files_compacted']} "
+        f"compacted, {table['files_vacuumed']} vacuumed) in {table['seconds']:.1f}s"
+    )
+
+
 def _file_sizes(dt: DeltaTable) -> list[int]:
     return pa.table(dt.get_add_actions(flatten=True)).column("size_bytes").to_pylist()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 
-from feedbackloop.lake_maintenance import TableMaintenance, maintain_lake
+from feedbackloop.lake_maintenance import TableMaintenance, describe, maintain_lake
 from feedbackloop.settings import get_settings
 
 
@@ -16,13 +17,9 @@ def maintain_tables() -> dict[str, Any]:
     logger = get_run_logger()
 
     def report(table: TableMaintenance) -> None:
-        if table.error:
-            logger.warning("%s: %s", table.table, table.error)
-        elif table.files_compacted or table.files_vacuumed:
-            logger.info(
-                "%s: %d -> %d files (%d compacted, %d vacuumed) in %.1fs", table.table, table.files_before,
-                table.files_after, table.files_compacted, table.files_vacuumed, table.seconds,
-            )  # fmt: skip
+        line = describe(asdict(table))
+        if line:
+            (logger.warning if table.error else logger.info)(line)
 
     return maintain_lake(get_settings(), progress=report)
 

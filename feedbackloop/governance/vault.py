@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from feedbackloop.lake import untyped_columns
 from feedbackloop.settings import Settings
 
 VAULT_TABLE = "pii_vault"
@@ -95,8 +96,8 @@ class Vault:
             return None
 
     def append(self, rows: pa.Table, name: str = VAULT_TABLE) -> None:
-        untyped = [field.name for field in rows.schema if pa.types.is_null(field.type)]
-        if untyped:  # stored as Delta `void`, which DuckDB cannot read (see Lake._typed)
+        untyped = untyped_columns(rows.schema)
+        if untyped:
             raise ValueError(
                 f"vault.{name}: column(s) {', '.join(untyped)} have no type; write them with VAULT's schema"
             )

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from feedbackloop.lake import Lake
+from feedbackloop.lake_maintenance import data_changed_since
 from feedbackloop.settings import Settings
 from feedbackloop.warehouse import lake_tables
 
@@ -56,8 +57,6 @@ def project_fingerprint(settings: Settings, dbt_vars: dict | None = None) -> str
 def changed_inputs(settings: Settings, recorded: dict[str, int], current: dict[str, int]) -> list[str]:
     """Input tables whose rows may differ from the recorded build's: a new or dropped table, or a
     commit since then that changed data. Compaction and vacuum (lake maintenance) change none."""
-    from feedbackloop.lake_maintenance import data_changed_since
-
     lake = Lake(settings)
     changed = []
     for key in sorted(current.keys() | recorded.keys()):
