@@ -75,23 +75,46 @@ class Lake:
     def operations_since(self, layer: str, name: str, version: int) -> list[str] | None:
         """The operation (WRITE, DELETE, OPTIMIZE, ...) of every commit after ``version``, oldest first;
         None when the log no longer holds them all. A local lake reads the commit files themselves."""
+        if not self.settings.is_local_lake:
+            current = self.version(layer, name)
+            table = self.table(layer, name)
+            if current is None or current < version or table is None:
+                return None
+            history = table.history(limit=current - version)
+            return [str(c.get("operation")) for c in reversed(history)] if len(history) == current - version else None
+        commits = self._local_commits_since(layer, name, version)
+        if commits is None:
+            return None
+        operations = []
+        for actions in commits:
+            infos = [action["commitInfo"] for action in actions if "commitInfo" in action]
+            operations.append(str(infos[0].get("operation")) if infos else "UNKNOWN")
+        return operations
+
+    def files_added_since(self, layer: str, name: str, version: int) -> list[dict[str, Any]] | None:
+        """The ``add`` actions that brought new rows (``dataChange``; compaction's rewrites do not) in
+        the commits after ``version``, with their statistics; None when that is unknown: a log entry
+        gone, or a remote lake, where reading each commit costs a request."""
+        commits = self._local_commits_since(layer, name, version) if self.settings.is_local_lake else None
+        if commits is None:
+            return None
+        return [action["add"] for actions in commits for action in actions if action.get("add", {}).get("dataChange")]
+
+    def _local_commits_since(self, layer: str, name: str, version: int) -> list[list[dict[str, Any]]] | None:
+        """The actions of each commit after ``version`` on a local lake, oldest first; None when the
+        table is gone, went back in version, or the log no longer holds every commit."""
         current = self.version(layer, name)
         if current is None or current < version:
             return None
-        if not self.settings.is_local_lake:
-            table = self.table(layer, name)
-            commits = table.history(limit=current - version) if table is not None else []
-            return [str(c.get("operation")) for c in reversed(commits)] if len(commits) == current - version else None
         log = Path(self.uri(layer, name)) / "_delta_log"
-        operations = []
+        commits = []
         for v in range(version + 1, current + 1):
             try:
                 lines = (log / f"{v:020d}.json").read_text(encoding="utf-8").splitlines()
             except FileNotFoundError:
                 return None
-            infos = [json.loads(line)["commitInfo"] for line in lines if line.startswith('{"commitInfo"')]
-            operations.append(str(infos[0].get("operation")) if infos else "UNKNOWN")
-        return operations
+            commits.append([json.loads(line) for line in lines if line.strip()])
+        return commits
 
     def exists(self, layer: str, name: str) -> bool:
         return self.version(layer, name) is not None

@@ -9,7 +9,14 @@ from prefect import flow, get_run_logger, task
 from feedbackloop.settings import get_settings
 from feedbackloop.transform.databricks_job import run_dbt_job
 from feedbackloop.transform.dbt import access_vars, run_dbt
-from feedbackloop.transform.state import build_selection, is_up_to_date, project_fingerprint, record_success
+from feedbackloop.transform.state import (
+    build_selection,
+    input_versions,
+    is_up_to_date,
+    project_fingerprint,
+    record_success,
+    watermarks_for_build,
+)
 
 
 def _worth_retrying(task: Any, task_run: Any, state: Any) -> bool:
@@ -32,8 +39,9 @@ def dbt_build(select: str, force: bool) -> dict[str, Any]:
         if not force and is_up_to_date(settings, select):
             get_run_logger().info("%s skipped: no input table changed since its last build", command)
             return {"command": command, "skipped": True, "nodes": 0, "passed": 0}
+        before = input_versions(settings, select)
         outcome = run_dbt_job(settings, select)
-        record_success(settings, select)
+        record_success(settings, select, before=before)
         return outcome
     fingerprint = project_fingerprint(settings, access_vars(settings))
     selection = build_selection(settings, select, fingerprint, force)
@@ -46,9 +54,10 @@ def dbt_build(select: str, force: bool) -> dict[str, Any]:
         # The daily full pass rebuilds incremental gold from scratch: compact files, full file statistics,
         # and nothing an incremental run got wrong survives more than a day.
         args.append("--full-refresh")
-    result = run_dbt(settings, args)
-    # Recorded after the build: the build itself appends to silver, which gold then reads.
-    record_success(settings, select, fingerprint)
+    before = input_versions(settings, select)
+    with watermarks_for_build(settings, select):
+        result = run_dbt(settings, args)
+    record_success(settings, select, fingerprint, before)
     return {**result.as_dict(), "skipped": False}
 
 

@@ -8,8 +8,11 @@ changed (``build_selection``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from feedbackloop.lake import Lake
@@ -18,6 +21,8 @@ from feedbackloop.settings import Settings
 from feedbackloop.warehouse import lake_tables
 
 LAYER_INPUTS = {"silver": ("bronze",), "gold": ("bronze", "silver")}
+# Bronze column every stage stamps at write time; silver's staging models read bronze from a watermark on it.
+WATERMARK_COLUMN = "ingested_at"
 # Files whose change can change what a build produces or checks; a change means a whole-layer build.
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*", "tests/**/*")
 
@@ -105,11 +110,75 @@ def build_selection(settings: Settings, select: str, fingerprint: str, force: bo
     return ["--select", *selectors, "--exclude-resource-type", "unit_test"]
 
 
-def record_success(settings: Settings, select: str, fingerprint: str | None = None) -> None:
+def record_success(
+    settings: Settings, select: str, fingerprint: str | None = None, before: dict[str, int] | None = None
+) -> None:
+    """Record the input versions this build covered.
+
+    Tables of the layers the build writes are recorded as they are now (a silver-and-gold build appends
+    to silver, which its gold part then reads). Every other input is recorded as of ``before``, the
+    versions read when the build started: rows a concurrent writer committed during the build may
+    have been missed, so the next run must still see them as new.
+    """
     path = _state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = _load(settings)
-    state[select] = input_versions(settings, select)
+    now = input_versions(settings, select)
+    built = set(select.split())
+    state[select] = {
+        key: version if before is None or key.split(".", 1)[0] in built or key not in before else before[key]
+        for key, version in now.items()
+    }
     if fingerprint is not None:
         state[f"{select}#project"] = fingerprint
     path.write_text(json.dumps(state, indent=2, sort_keys=True))
+
+
+def watermarks_path(settings: Settings) -> Path:
+    """Where a build finds its bronze watermarks (``macros/recently_ingested.sql`` reads it)."""
+    return _state_path(settings).parent / "watermarks.json"
+
+
+def bronze_watermarks(settings: Settings, select: str) -> dict[str, str]:
+    """For each bronze table the layer read at its last build: the oldest ``ingested_at`` among the
+    rows committed since, from the Delta log's file statistics.
+
+    Every row silver lacks was committed after that build started, so a staging model may skip
+    older rows, and DuckDB's Delta scan then skips older files by their statistics. A table whose
+    new files cannot be bounded (a log entry gone, a file without statistics, a remote lake) gets no
+    watermark: its model falls back to the time look-back.
+    """
+    recorded = _load(settings).get(select) or {}
+    lake = Lake(settings)
+    marks = {}
+    for key, version in sorted(recorded.items()):
+        layer, name = key.split(".", 1)
+        if layer != "bronze":
+            continue
+        added = lake.files_added_since(layer, name, version)
+        if not added:
+            continue
+        lows = [(json.loads(add.get("stats") or "{}").get("minValues") or {}).get(WATERMARK_COLUMN) for add in added]
+        if not all(isinstance(low, str) for low in lows):
+            continue
+        # Delta keeps timestamp statistics to the millisecond (truncated); a millisecond more covers rounding.
+        oldest = min(datetime.fromisoformat(str(low)) for low in lows) - timedelta(milliseconds=1)
+        marks[key] = oldest.isoformat()
+    return marks
+
+
+@contextlib.contextmanager
+def watermarks_for_build(settings: Settings, select: str) -> Iterator[dict[str, str]]:
+    """The layer's bronze watermarks on disk for the length of one build, and never longer: a later
+    ``dbt build`` run by hand must not read a stale one (it falls back to the time look-back)."""
+    path = watermarks_path(settings)
+    path.unlink(missing_ok=True)  # left by a build that was killed
+    # Only silver's staging models read bronze this way.
+    marks = bronze_watermarks(settings, select) if "silver" in select.split() else {}
+    if marks:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([{"table": key, "ingested_from": value} for key, value in marks.items()]))
+    try:
+        yield marks
+    finally:
+        path.unlink(missing_ok=True)

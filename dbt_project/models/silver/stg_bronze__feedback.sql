@@ -18,7 +18,7 @@ new_feedback as (
     select * from feedback
     {% if is_incremental() %}
     -- bronze is append-only, so anything not yet in silver is new; cleaning runs once per doc
-    where {{ recently_ingested('ingested_at') }}
+    where {{ recently_ingested('ingested_at', 'bronze.feedback') }}
         and not exists (
             select 1 from {{ this }} as existing where existing.doc_id = feedback.doc_id
         )

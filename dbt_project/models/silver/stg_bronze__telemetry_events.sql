@@ -17,7 +17,7 @@ new_events as (
 
     select * from events
     {% if is_incremental() %}
-    where {{ recently_ingested('ingested_at') }}
+    where {{ recently_ingested('ingested_at', 'bronze.telemetry_events') }}
         and not exists (
             select 1 from {{ this }} as existing where existing.event_id = events.event_id
         )
