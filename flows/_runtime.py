@@ -74,7 +74,9 @@ class TemporaryApi:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         # the settings Prefect's own ephemeral server runs with: no UI, no background services
-        env = {**os.environ, "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
+        # no telemetry from a server that lives for one run, unless asked for (offline it logs an ERROR)
+        env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ}
+        env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
         args = ["--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *args, "--log-level", "error", "--lifespan", "on"], env=env
