@@ -105,6 +105,11 @@ class TemporaryApi:
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL to a running server"
         )
 
+    def is_ready(self) -> bool:
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/health", timeout=0.2) as response:
+            return bool(response.status == 200)
+        return False
+
     def stop(self) -> None:
         atexit.unregister(self.stop)  # a long-lived process that starts many keeps no stale hooks
         if self.process is None:
@@ -138,6 +143,35 @@ def _skip_exit_collection() -> None:
     (1.5-2 s after a pipeline run); frozen objects are skipped, and the OS reclaims the memory.
     Python never promised ``__del__`` at exit, and every table write has committed by then."""
     gc.freeze()
+
+
+# Prefect client models a flow run validates; pydantic builds their schemas at first use.
+_FLOW_RUN_MODELS = {
+    "prefect.client.schemas.actions": ("FlowCreate", "FlowRunCreate", "TaskRunCreate", "ArtifactCreate"),
+    "prefect.client.schemas.objects": ("FlowRun", "FlowRunPolicy", "Artifact", "ServerDefaultResultStorage"),
+    "prefect.client.schemas.filters": ("FlowRunFilter",),
+    "prefect.events.schemas.events": ("Event",),
+}
+
+
+def _warm_prefect() -> None:
+    """Do now what the first flow run would do lazily (about 0.5 s): import the encoder Prefect
+    serializes parameters with, and build the schemas of the client models a flow run uses.
+
+    Called while the temporary API starts, when this process would otherwise wait. A model a
+    later Prefect no longer has is skipped: this only moves work, it changes nothing.
+    """
+    import importlib
+
+    import fastapi.encoders  # noqa: F401  (prefect.flows imports it at the first call)
+
+    for module_name, names in _FLOW_RUN_MODELS.items():
+        module = importlib.import_module(module_name)
+        for name in names:
+            model = getattr(module, name, None)
+            if model is not None and hasattr(model, "model_rebuild"):
+                with contextlib.suppress(Exception):
+                    model.model_rebuild()
 
 
 def _drain_prefect_workers() -> None:
@@ -181,6 +215,8 @@ def local_runs(ahead: Callable[[], object] | None = None) -> Iterator[str | None
         if api is None or not is_ephemeral() or not ephemeral.enabled:
             yield None  # a server or Cloud; or ephemeral mode turned off, and Prefect says so at the first flow
             return
+        if not api.is_ready():
+            _warm_prefect()  # while the server still starts; else the first flow run would do it
         url = api.wait(ephemeral.startup_timeout_seconds)
         with temporary_settings(updates={PREFECT_API_URL: url}), without_heartbeats():
             try:

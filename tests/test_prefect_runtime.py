@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 from prefect import flow
@@ -98,3 +101,17 @@ def test_parse_ahead_parses_only_when_a_layer_build_will_run(settings: Settings)
     assert not dbt_module._parsed
     parse_ahead(["ingest", "silver"])
     assert len(dbt_module._parsed) == 1
+
+
+def test_warming_prefect_builds_what_the_first_flow_run_would() -> None:
+    # a fresh interpreter: in this one, earlier tests have run flows already
+    check = (
+        "import sys; import flows._runtime as runtime; "
+        "from prefect.client.schemas.objects import FlowRun; "
+        "from prefect.client.schemas.actions import FlowRunCreate; "
+        "assert not FlowRun.__pydantic_complete__ and 'fastapi.encoders' not in sys.modules; "
+        "runtime._warm_prefect(); "
+        "assert FlowRun.__pydantic_complete__ and FlowRunCreate.__pydantic_complete__; "
+        "assert 'fastapi.encoders' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=Path(__file__).resolve().parent.parent)
