@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,19 @@ class Lake:
         if commits is None:
             return None
         return [action["add"] for actions in commits for action in actions if action.get("add", {}).get("dataChange")]
+
+    def oldest_added_since(self, layer: str, name: str, version: int, column: str) -> datetime | None:
+        """The oldest ``column`` value (a timestamp) among the rows committed after ``version``, read
+        off the file statistics in the log; None when there is no such file or it cannot be told (a
+        file without statistics, a log entry gone, a remote lake)."""
+        added = self.files_added_since(layer, name, version)
+        if not added:
+            return None
+        lows = [(json.loads(add.get("stats") or "{}").get("minValues") or {}).get(column) for add in added]
+        if not all(isinstance(low, str) for low in lows):
+            return None
+        # Delta keeps timestamp statistics to the millisecond (truncated); a millisecond more covers rounding.
+        return min(datetime.fromisoformat(str(low)) for low in lows) - timedelta(milliseconds=1)
 
     def _local_commits_since(self, layer: str, name: str, version: int) -> list[list[dict[str, Any]]] | None:
         """The actions of each commit after ``version`` on a local lake, oldest first; None when the

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from feedbackloop.lake import Lake
+from feedbackloop.lake_maintenance import MAINTENANCE_OPERATIONS, data_changed_since
 from feedbackloop.settings import Settings
 
 ENRICHMENT = pa.schema(
@@ -23,6 +26,8 @@ ENRICHMENT = pa.schema(
         ("enrich_run_id", pa.string()),
     ]
 )
+SILVER = ("silver", "stg_bronze__feedback")
+TABLE = ("silver", "feedback_enrichment")
 UNDETERMINED = "und"  # ISO 639-2 for "undetermined": empty or too short to tell
 MIN_LANGUAGE_CHARS = 3
 
@@ -45,26 +50,60 @@ def detect_language(text: str | None) -> tuple[str, float]:
     return str(best["lang"]), float(best["score"])
 
 
-def _pending(lake: Lake) -> pa.Table | None:
+def _progress_path(settings: Settings) -> Path:
+    return Path(settings.warehouse_path).parent / "_state" / "enrich.json"
+
+
+def _new_since(settings: Settings, lake: Lake) -> tuple[bool, datetime | None]:
+    """(anything to do, the oldest ``ingested_at`` it can be), from the versions the last run covered.
+
+    Silver gains rows only by appends, so a doc not enriched yet was committed after the silver
+    version the last run read, and the log's file statistics bound its ``ingested_at``. Only when
+    the enrichment table changed since in ways this stage did not (an erasure deleted rows, which
+    then count as not enriched) is every doc checked again.
+    """
+    path = _progress_path(settings)
+    covered = json.loads(path.read_text()) if path.exists() else {}
+    silver_version, enriched_version = covered.get("silver_version"), covered.get("enrichment_version")
+    if silver_version is None or enriched_version is None:
+        return True, None
+    operations = lake.operations_since(*TABLE, enriched_version)
+    if operations is None or any(op not in MAINTENANCE_OPERATIONS for op in operations):
+        return True, None
+    if not data_changed_since(lake, *SILVER, silver_version):
+        return False, None
+    return True, lake.oldest_added_since(*SILVER, silver_version, "ingested_at")
+
+
+def _record_progress(settings: Settings, lake: Lake, silver_version: int | None) -> None:
+    path = _progress_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    covered = {"silver_version": silver_version, "enrichment_version": lake.version(*TABLE)}
+    path.write_text(json.dumps(covered))
+
+
+def _pending(lake: Lake, since: datetime | None) -> pa.Table | None:
     """doc_id, text_hash and clean_text of the silver docs not enriched yet; None when there are none.
 
-    Ids first, and the texts of pending docs only. The anti-join runs in DuckDB, a tenth of the time
-    of pyarrow's is_in over a million ids. Silver appends in ingest order, so the texts are read
-    from the row groups ingested since the oldest pending doc (Parquet statistics skip the rest).
+    Ids first (those ingested since ``since`` when it is known), and the texts of pending docs only.
+    The anti-join runs in DuckDB, a tenth of the time of pyarrow's is_in over a million ids. Silver
+    appends in ingest order, so the texts are read from the row groups ingested since the oldest
+    pending doc (Parquet statistics skip the rest).
     """
     import duckdb
 
-    ids = lake.read("silver", "stg_bronze__feedback", columns=["doc_id", "ingested_at"])
-    done = lake.read("silver", "feedback_enrichment", columns=["doc_id"])
+    recent = None if since is None else ds.field("ingested_at") >= pa.scalar(since, pa.timestamp("us", tz="UTC"))
+    ids = lake.read(*SILVER, columns=["doc_id", "ingested_at"], filter_=recent)
+    done = lake.read(*TABLE, columns=["doc_id"])
     with duckdb.connect() as conn:
         conn.register("ids", ids)
         conn.register("done", done)
         todo = conn.sql("select doc_id, ingested_at from ids anti join done using (doc_id)").to_arrow_table()
     if todo.num_rows == 0:
         return None
-    since = pc.min(todo.column("ingested_at"))
-    recent = (ds.field("ingested_at") >= since) & ds.field("doc_id").isin(todo.column("doc_id"))
-    return lake.read("silver", "stg_bronze__feedback", columns=["doc_id", "text_hash", "clean_text"], filter_=recent)
+    oldest = pc.min(todo.column("ingested_at"))
+    pending = (ds.field("ingested_at") >= oldest) & ds.field("doc_id").isin(todo.column("doc_id"))
+    return lake.read(*SILVER, columns=["doc_id", "text_hash", "clean_text"], filter_=pending)
 
 
 def enrich_new_feedback(
@@ -74,10 +113,13 @@ def enrich_new_feedback(
     if not lake.exists("silver", "feedback_enrichment"):
         lake.append("silver", "feedback_enrichment", pa.Table.from_pylist([], schema=ENRICHMENT))
     stats = EnrichStats()
-    if not lake.exists("silver", "stg_bronze__feedback"):
+    silver_version = lake.version(*SILVER)  # read first: rows silver gains during this run are the next run's
+    if silver_version is None:
         return stats
-    pending = _pending(lake)
+    todo, since = _new_since(settings, lake)
+    pending = _pending(lake, since) if todo else None
     if pending is None:
+        _record_progress(settings, lake, silver_version)
         return stats
     stats.docs_pending = pending.num_rows
     now = datetime.now(UTC)
@@ -109,4 +151,5 @@ def enrich_new_feedback(
         if progress:
             progress(stats.docs_enriched, stats.docs_pending)
     stats.distinct_texts = len(cache)
+    _record_progress(settings, lake, silver_version)
     return stats

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from feedbackloop.lake import Lake
@@ -155,14 +154,9 @@ def bronze_watermarks(settings: Settings, select: str) -> dict[str, str]:
         layer, name = key.split(".", 1)
         if layer != "bronze":
             continue
-        added = lake.files_added_since(layer, name, version)
-        if not added:
+        oldest = lake.oldest_added_since(layer, name, version, WATERMARK_COLUMN)
+        if oldest is None:
             continue
-        lows = [(json.loads(add.get("stats") or "{}").get("minValues") or {}).get(WATERMARK_COLUMN) for add in added]
-        if not all(isinstance(low, str) for low in lows):
-            continue
-        # Delta keeps timestamp statistics to the millisecond (truncated); a millisecond more covers rounding.
-        oldest = min(datetime.fromisoformat(str(low)) for low in lows) - timedelta(milliseconds=1)
         marks[key] = oldest.isoformat()
     return marks
 
