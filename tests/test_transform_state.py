@@ -110,3 +110,19 @@ def test_watermarks_are_on_disk_only_during_the_build(settings: Settings) -> Non
         assert written == [{"table": "bronze.feedback", "ingested_from": marks["bronze.feedback"]}]
         raise RuntimeError("build failed")
     assert not watermarks_path(settings).exists()
+
+
+def test_a_silver_and_gold_build_counts_what_it_wrote_but_not_what_a_stage_wrote_meanwhile(
+    settings: Settings,
+) -> None:
+    ensure_source_tables(settings)
+    lake = Lake(settings)
+    before = input_versions(settings, "silver gold")
+    lake.append("silver", "stg_bronze__feedback", pa.table({"doc_id": ["built-by-dbt"]}))  # the build's own write
+    record_success(settings, "silver gold", "fp", before)
+    assert build_selection(settings, "silver gold", "fp") is None
+
+    before = input_versions(settings, "silver gold")
+    lake.append("silver", "feedback_enrichment", pa.Table.from_pylist([], schema=ENRICHMENT))  # the enrich stage
+    record_success(settings, "silver gold", "fp", before)
+    assert build_selection(settings, "silver gold", "fp") is not None

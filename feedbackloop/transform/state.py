@@ -17,7 +17,7 @@ from pathlib import Path
 from feedbackloop.lake import Lake
 from feedbackloop.lake_maintenance import data_changed_since
 from feedbackloop.settings import Settings
-from feedbackloop.warehouse import lake_tables
+from feedbackloop.warehouse import lake_tables, source_tables
 
 LAYER_INPUTS = {"silver": ("bronze",), "gold": ("bronze", "silver")}
 # Bronze column every stage stamps at write time; silver's staging models read bronze from a watermark on it.
@@ -114,20 +114,26 @@ def record_success(
 ) -> None:
     """Record the input versions this build covered.
 
-    Tables of the layers the build writes are recorded as they are now (a silver-and-gold build appends
-    to silver, which its gold part then reads). Every other input is recorded as of ``before``, the
-    versions read when the build started: rows a concurrent writer committed during the build may
-    have been missed, so the next run must still see them as new.
+    The tables the build itself wrote are recorded as they are now (a silver-and-gold build appends
+    to silver, which its gold part then reads). Every table a stage outside dbt writes (a dbt
+    source) is recorded as of ``before``, the versions read when the build started: rows a
+    concurrent writer committed during the build may have been missed, so the next run must still
+    see them as new.
     """
     path = _state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = _load(settings)
     now = input_versions(settings, select)
     built = set(select.split())
-    state[select] = {
-        key: version if before is None or key.split(".", 1)[0] in built or key not in before else before[key]
-        for key, version in now.items()
-    }
+    written_elsewhere = {f"{layer}.{name}" for layer, name in source_tables()}
+
+    def covered(key: str, version: int) -> int:
+        if before is None or key not in before:
+            return version
+        built_here = key.split(".", 1)[0] in built and key not in written_elsewhere
+        return version if built_here else before[key]
+
+    state[select] = {key: covered(key, version) for key, version in now.items()}
     if fingerprint is not None:
         state[f"{select}#project"] = fingerprint
     path.write_text(json.dumps(state, indent=2, sort_keys=True))
