@@ -454,6 +454,11 @@ class Settings(BaseSettings):
         """The lake as this process reaches it: a local directory or an object-store URI."""
         return self.physical(self.lake_uri)
 
+    @property
+    def state_dir(self) -> Path:
+        """Where the stages keep the Delta versions they covered (``_state`` beside the warehouse file)."""
+        return Path(self.warehouse_path).parent / "_state"
+
     def table_uri(self, layer: str, name: str) -> str:
         """Location of one Delta table, e.g. ``lake/bronze/feedback``."""
         return f"{self.lake_root.rstrip('/')}/{layer}/{name}"

@@ -95,9 +95,8 @@ class TemporaryApi:
             elif code is not None:
                 self.process = None
                 raise RuntimeError(f"the temporary Prefect API server exited with code {code} before it was ready")
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:
-                if response.status == 200:
-                    return self.url
+            if self.is_ready(timeout=1):
+                return self.url
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(
@@ -105,8 +104,9 @@ class TemporaryApi:
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or set PREFECT_API_URL to a running server"
         )
 
-    def is_ready(self) -> bool:
-        with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/health", timeout=0.2) as response:
+    def is_ready(self, timeout: float = 0.2) -> bool:
+        """Whether the server answers its health check now."""
+        with contextlib.suppress(OSError), urllib.request.urlopen(f"{self.url}/health", timeout=timeout) as response:
             return bool(response.status == 200)
         return False
 

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from feedbackloop.lake import Lake
-from feedbackloop.lake_maintenance import MAINTENANCE_OPERATIONS, data_changed_since
+from feedbackloop.lake_maintenance import data_changed_since
 from feedbackloop.settings import Settings
 
 ENRICHMENT = pa.schema(
@@ -51,7 +51,7 @@ def detect_language(text: str | None) -> tuple[str, float]:
 
 
 def _progress_path(settings: Settings) -> Path:
-    return Path(settings.warehouse_path).parent / "_state" / "enrich.json"
+    return settings.state_dir / "enrich.json"
 
 
 def _new_since(settings: Settings, lake: Lake) -> tuple[bool, datetime | None]:
@@ -67,8 +67,7 @@ def _new_since(settings: Settings, lake: Lake) -> tuple[bool, datetime | None]:
     silver_version, enriched_version = covered.get("silver_version"), covered.get("enrichment_version")
     if silver_version is None or enriched_version is None:
         return True, None
-    operations = lake.operations_since(*TABLE, enriched_version)
-    if operations is None or any(op not in MAINTENANCE_OPERATIONS for op in operations):
+    if data_changed_since(lake, *TABLE, enriched_version):
         return True, None
     if not data_changed_since(lake, *SILVER, silver_version):
         return False, None
@@ -110,8 +109,8 @@ def enrich_new_feedback(
     settings: Settings, run_id: str, progress: Callable[[int, int], None] | None = None
 ) -> EnrichStats:
     lake = Lake(settings)
-    if not lake.exists("silver", "feedback_enrichment"):
-        lake.append("silver", "feedback_enrichment", pa.Table.from_pylist([], schema=ENRICHMENT))
+    if not lake.exists(*TABLE):
+        lake.append(*TABLE, pa.Table.from_pylist([], schema=ENRICHMENT))
     stats = EnrichStats()
     silver_version = lake.version(*SILVER)  # read first: rows silver gains during this run are the next run's
     if silver_version is None:
@@ -146,7 +145,7 @@ def enrich_new_feedback(
             },
             schema=ENRICHMENT,
         )
-        lake.append("silver", "feedback_enrichment", out)
+        lake.append(*TABLE, out)
         stats.docs_enriched += chunk.num_rows
         if progress:
             progress(stats.docs_enriched, stats.docs_pending)

@@ -27,7 +27,7 @@ PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models/**/*", "macros/**/*"
 
 
 def _state_path(settings: Settings) -> Path:
-    return Path(settings.warehouse_path).parent / "_state" / "dbt_inputs.json"
+    return settings.state_dir / "dbt_inputs.json"
 
 
 def _load(settings: Settings) -> dict:
