@@ -114,6 +114,37 @@ class Lake:
         # Delta keeps timestamp statistics to the millisecond (truncated); a millisecond more covers rounding.
         return min(datetime.fromisoformat(str(low)) for low in lows) - timedelta(milliseconds=1)
 
+    def commit_stamp(self, layer: str, name: str, version: int) -> int | None:
+        """When commit ``version`` was written (ns), to tell it from a commit of the same number in a
+        table since dropped and made again; None when unknown (a remote lake, the entry gone)."""
+        if not self.settings.is_local_lake:
+            return None
+        try:
+            return (Path(self.uri(layer, name)) / "_delta_log" / f"{version:020d}.json").stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def rows_appended_since(self, layer: str, name: str, version: int) -> int | None:
+        """How many rows the commits after ``version`` added, when all they did was add rows (or
+        compact them) and the log counts them; None otherwise (rows removed, no statistics, unknown)."""
+        commits = self._local_commits_since(layer, name, version) if self.settings.is_local_lake else None
+        if commits is None:
+            return None
+        added = 0
+        for actions in commits:
+            for action in actions:
+                if "remove" in action and action["remove"].get("dataChange", True):
+                    return None
+                add = action.get("add")
+                if add and add.get("dataChange"):
+                    records = json.loads(add.get("stats") or "{}").get("numRecords")
+                    if not isinstance(records, int):
+                        return None
+                    added += records
+                elif "metaData" in action or "protocol" in action:
+                    return None  # a schema or protocol change (an overwrite may come with it)
+        return added
+
     def _local_commits_since(self, layer: str, name: str, version: int) -> list[list[dict[str, Any]]] | None:
         """The actions of each commit after ``version`` on a local lake, oldest first; None when the
         table is gone, went back in version, or the log no longer holds every commit."""
