@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,17 @@ def test_an_unreadable_saved_manifest_is_parsed_again_and_replaced(settings: Set
     dbt_module._parsed.clear()
     key = saved.stem.split(".")[1]
     assert dbt_module._load_cached_manifest(saved.parent, key) is not None
+
+
+def test_parsing_ahead_does_dbts_setup_and_builds_nothing(settings: Settings) -> None:
+    # a fresh interpreter: in this one, earlier tests have run dbt already
+    check = (
+        "from dbt.contracts.project import Project; "
+        "from feedbackloop.settings import get_settings; from feedbackloop.transform.dbt import parse_ahead; "
+        "assert Project.json_schema.cache_info().currsize == 0; "
+        "parse_ahead(get_settings()); "
+        "assert Project.json_schema.cache_info().currsize > 0"
+    )
+    subprocess.run([sys.executable, "-c", check], check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert not Path(settings.warehouse_path).exists()
+    assert not Lake(settings).exists("silver", "stg_bronze__feedback")
