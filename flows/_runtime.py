@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -81,6 +82,20 @@ class TemporaryApi:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *args, "--log-level", "error", "--lifespan", "on"], env=env
         )
+        threading.Thread(target=self._build_routes, args=(self.process,), daemon=True).start()
+
+    def _build_routes(self, process: subprocess.Popen[bytes]) -> None:
+        """Once the server answers, have it build its routes while this process still prepares.
+
+        FastAPI builds a route at the first request that reaches it, and the first flow run would
+        wait about 0.5 s for it; a request that matches no route walks, and so builds, them all.
+        """
+        while process.poll() is None and process is self.process:
+            if self.is_ready():
+                with contextlib.suppress(OSError):
+                    urllib.request.urlopen(f"{self.url}/__build_every_route__", timeout=10).close()
+                return
+            time.sleep(0.05)
 
     def wait(self, timeout: float) -> str:
         """Block until the server answers its health check; returns its API URL."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -115,3 +116,12 @@ def test_warming_prefect_builds_what_the_first_flow_run_would() -> None:
         "assert 'fastapi.encoders' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", check], check=True, cwd=Path(__file__).resolve().parent.parent)
+
+
+def test_the_route_builder_ends_with_the_server_it_waits_for() -> None:
+    api = TemporaryApi()
+    builders = [t for t in threading.enumerate() if getattr(t, "_target", None) == api._build_routes]
+    api.stop()  # before the server could answer
+    for builder in builders:
+        builder.join(timeout=5)
+    assert builders and not any(builder.is_alive() for builder in builders)
