@@ -139,9 +139,12 @@ def layer_counts(settings: Settings) -> Iterator[tuple[str, str, int | None]]:
     for layer, names in LAYER_TABLES.items():
         for name in names:
             version = lake.version(layer, name)
-            rows = None if version is None else _count(lake, layer, name, version, known.get(f"{layer}.{name}"))
-            stamp = None if version is None else lake.commit_stamp(layer, name, version)
-            if rows is not None and stamp is not None:
+            if version is None:
+                yield layer, name, None
+                continue
+            stamp = lake.commit_stamp(layer, name, version)
+            rows = _count(lake, layer, name, version, stamp, known.get(f"{layer}.{name}"))
+            if stamp is not None:
                 counted[f"{layer}.{name}"] = [version, stamp, rows]
             yield layer, name, rows
     with contextlib.suppress(OSError):
@@ -151,9 +154,13 @@ def layer_counts(settings: Settings) -> Iterator[tuple[str, str, int | None]]:
         partial.replace(path)
 
 
-def _count(lake: Lake, layer: str, name: str, version: int, known: list[int] | None) -> int:
-    """The table's row count at ``version``, from ``known`` ([version, commit stamp, rows]) if it still holds."""
-    if known and len(known) == 3 and known[0] <= version and known[1] == lake.commit_stamp(layer, name, known[0]):
+def _count(lake: Lake, layer: str, name: str, version: int, stamp: int | None, known: list[int] | None) -> int:
+    """The table's row count at ``version`` (whose commit has ``stamp``), from ``known`` ([version,
+    commit stamp, rows]) if it still holds."""
+    if not known or len(known) != 3 or known[0] > version:
+        return lake.count(layer, name)
+    known_stamp = stamp if known[0] == version else lake.commit_stamp(layer, name, known[0])
+    if known_stamp is not None and known[1] == known_stamp:
         appended = 0 if known[0] == version else lake.rows_appended_since(layer, name, known[0])
         if appended is not None:
             return int(known[2]) + appended

@@ -67,6 +67,11 @@ class TemporaryApi:
         atexit.register(self.stop)
 
     @property
+    def route_builder(self) -> str:
+        """The name of the thread that has this server build its routes (``_build_routes``)."""
+        return f"temporary-api-routes-{self.port}"
+
+    @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
@@ -82,7 +87,9 @@ class TemporaryApi:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *args, "--log-level", "error", "--lifespan", "on"], env=env
         )
-        threading.Thread(target=self._build_routes, args=(self.process,), daemon=True).start()
+        builder = threading.Thread(target=self._build_routes, args=(self.process,), name=self.route_builder)
+        builder.daemon = True
+        builder.start()
 
     def _build_routes(self, process: subprocess.Popen[bytes]) -> None:
         """Once the server answers, have it build its routes while this process still prepares.

@@ -120,7 +120,7 @@ def test_warming_prefect_builds_what_the_first_flow_run_would() -> None:
 
 def test_the_route_builder_ends_with_the_server_it_waits_for() -> None:
     api = TemporaryApi()
-    builders = [t for t in threading.enumerate() if getattr(t, "_target", None) == api._build_routes]
+    builders = [t for t in threading.enumerate() if t.name == api.route_builder]
     api.stop()  # before the server could answer
     for builder in builders:
         builder.join(timeout=5)
