@@ -7,6 +7,7 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -100,6 +101,34 @@ class Lake:
         if commits is None:
             return None
         return [action["add"] for actions in commits for action in actions if action.get("add", {}).get("dataChange")]
+
+    def data_files_changed_since(self, layer: str, name: str, version: int) -> tuple[list[str], list[str]] | None:
+        """The data files the commits after ``version`` added and removed (rows, not compaction), as
+        local paths, each still on disk; None when that cannot be told: a log entry gone, a file
+        vacuumed away, a deletion vector, or a remote lake.
+
+        A file both added and removed in that span cancels out: its rows are in neither version.
+        """
+        commits = self._local_commits_since(layer, name, version) if self.settings.is_local_lake else None
+        if commits is None:
+            return None
+        added: list[str] = []
+        removed: list[str] = []
+        for actions in commits:
+            for action in actions:
+                for kind, files in (("add", added), ("remove", removed)):
+                    entry = action.get(kind)
+                    if not entry or not entry.get("dataChange", kind == "remove"):
+                        continue
+                    if entry.get("deletionVector") or "://" in entry["path"]:
+                        return None  # rows hidden inside a file, or a file outside the table (a shallow clone)
+                    files.append(entry["path"])
+        both = set(added) & set(removed)
+        root = Path(self.uri(layer, name))
+        paths = [[str(root / unquote(path)) for path in files if path not in both] for files in (added, removed)]
+        if not all(Path(path).is_file() for path in [*paths[0], *paths[1]]):
+            return None
+        return paths[0], paths[1]
 
     def oldest_added_since(self, layer: str, name: str, version: int, column: str) -> datetime | None:
         """The oldest ``column`` value (a timestamp) among the rows committed after ``version``, read

@@ -9,11 +9,15 @@
         with a change log can have moved, so only their docs look their silver status up;
       - the Python-written silver sources: enrichment and redaction of a doc can arrive after it
         reached gold, or be erased.
-    A change to the model's SQL itself calls for `--full-refresh` (a changed dbt project gets one). -#}
+    A change to the model's SQL itself calls for `--full-refresh` (a changed dbt project gets one).
+    When the Delta log tells which docs and records changed since gold's last build, only their rows
+    are compared, and only their rows are read from each doc-keyed input (changed_since_last_build). -#}
 {% macro fct_feedback_stale_doc_ids(gold_table) -%}
+    {%- set changed = changed_since_last_build() -%}
+    {%- set only_changed = ('where doc_id in (' ~ changed_doc_ids(changed, gold_table) ~ ')') if changed else '' -%}
     select gold.doc_id
-    from {{ gold_table }} as gold
-    left join {{ ref('int_feedback__deduplicated') }} as duplicates
+    from (select * from {{ gold_table }} {{ only_changed }}) as gold
+    left join (select * from {{ ref('int_feedback__deduplicated') }} {{ only_changed }}) as duplicates
         on gold.doc_id = duplicates.doc_id
     left join {{ ref('int_feedback__latest_changes') }} as latest_changes
         on gold.source_system = latest_changes.source_system
@@ -26,9 +30,9 @@
             and feedback.source_record_id = changed.source_record_id
     ) as feedback
         on gold.doc_id = feedback.doc_id
-    left join {{ source('silver', 'feedback_enrichment') }} as enrichment
+    left join (select * from {{ source('silver', 'feedback_enrichment') }} {{ only_changed }}) as enrichment
         on gold.doc_id = enrichment.doc_id
-    left join {{ source('silver', 'feedback_redacted') }} as redacted
+    left join (select * from {{ source('silver', 'feedback_redacted') }} {{ only_changed }}) as redacted
         on gold.doc_id = redacted.doc_id
     where not coalesce(duplicates.is_kept, false)
         or gold.copies is distinct from duplicates.copies

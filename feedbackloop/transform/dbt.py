@@ -27,6 +27,7 @@ class DbtResult:
     nodes: int = 0
     passed: int = 0
     failures: list[str] = field(default_factory=list)
+    passed_tests: list[str] = field(default_factory=list)  # unique ids of the data tests that passed
 
     def as_dict(self) -> dict[str, Any]:
         return {"command": " ".join(self.command), "nodes": self.nodes, "passed": self.passed}
@@ -178,6 +179,12 @@ def _options(settings: Settings) -> tuple[list[str], dict[str, Any]]:
     return [*options, "--vars", json.dumps(dbt_vars)], dbt_vars
 
 
+def parsed_manifest(settings: Settings) -> Any:
+    """The project's parsed dbt manifest (``dbt.contracts.graph.manifest.Manifest``); None when it does not parse."""
+    options, dbt_vars = _options(settings)
+    return _manifest(settings, options, dbt_vars)
+
+
 # A selector no node carries: a run of it does dbt's per-process setup and nothing else.
 _NOTHING = "tag:feedbackloop_selects_nothing"
 
@@ -221,6 +228,8 @@ def run_dbt(settings: Settings, args: list[str]) -> DbtResult:
             result.failures.append(f"{node.node.unique_id}: {status}: {(node.message or '').strip()[:300]}")
         else:
             result.passed += 1
+            if status == "pass" and str(getattr(node.node, "resource_type", "")) == "test":
+                result.passed_tests.append(node.node.unique_id)
     if result.failures or not outcome.success:
         detail = "\n  ".join(result.failures) or "dbt reported failure"
         raise DbtError(f"dbt {' '.join(args)} failed:\n  {detail}")

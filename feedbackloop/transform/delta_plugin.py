@@ -21,7 +21,10 @@ class Plugin(BasePlugin):
         self._conn: DuckDBPyConnection | None = None
 
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        from feedbackloop.transform.test_scope import register
+
         self._conn = conn
+        register(conn)  # data tests ask it which rows to check (macros/get_where_subquery.sql)
 
     def store(self, target_config: TargetConfig) -> None:
         if self._conn is None or target_config.location is None:

@@ -1,6 +1,8 @@
 {#- Incremental: a pre-hook deletes the rows a full rebuild would now compute differently, or not at
     all (fct_feedback_near_duplicates_stale_doc_ids), then the rows of every gold doc missing here
-    are appended. A run with a few new docs writes those, instead of rewriting a row per gold doc. -#}
+    are appended. A run with a few new docs writes those, instead of rewriting a row per gold doc.
+    When the Delta log tells which docs changed, only the rows they can move are computed: a row
+    missing here is one of those (new, removed by the pre-hook, or lost elsewhere). -#}
 {{
     config(
         materialized='incremental',
@@ -13,7 +15,7 @@ with
 
 groups as (
 
-    {{ near_duplicate_groups() }}
+    {{ near_duplicate_groups(changed_since_last_build()) }}
 
 ),
 

@@ -1,0 +1,38 @@
+{#- On an incremental gold build run by feedbackloop: the keys of every row that the bounded models'
+    inputs, or their own tables, changed since gold's last successful build, read off the Delta log
+    (feedbackloop/transform/changes.py). A dict of two relations, `docs` (doc_id) and `records`
+    (source_system, source_record_id); none when that is unknown, and then a model compares every row. -#}
+{% macro changed_since_last_build() -%}
+    {%- if not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('changed_since_last_build', 'feedbackloop')()) }}
+{%- endmacro %}
+
+{#- A Databricks job cannot see the local state directory: its models compare every row. -#}
+{% macro default__changed_since_last_build() -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro duckdb__changed_since_last_build() -%}
+    {%- set state = env_var('FEEDBACKLOOP_WAREHOUSE_PATH', '../lake/warehouse.duckdb').rsplit('/', 1)[0] ~ '/_state/' -%}
+    {#- glob() lists nothing, rather than failing, when the file is absent -#}
+    {%- if run_query("select count(*) from glob('" ~ state ~ "changed_doc_ids.parquet')").columns[0].values()[0] == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return({'docs': "read_parquet('" ~ state ~ "changed_doc_ids.parquet')",
+               'records': "read_parquet('" ~ state ~ "changed_records.parquet')"}) }}
+{%- endmacro %}
+
+{#- The doc ids whose rows changed: the changed docs, and the docs of the changed records, found in
+    `docs_relation` (a relation with doc_id, source_system and source_record_id). As a subquery, so
+    that each input is cut down to these docs before it is joined. -#}
+{% macro changed_doc_ids(changed, docs_relation) -%}
+    select doc_id from {{ changed.docs }}
+    union
+    select docs.doc_id
+    from {{ docs_relation }} as docs
+    inner join {{ changed.records }} as changed_records
+        on docs.source_system = changed_records.source_system
+        and docs.source_record_id = changed_records.source_record_id
+{%- endmacro %}

@@ -1,0 +1,27 @@
+{#- On DuckDB, a generic data test checks only the rows that changed since it last passed, when
+    feedbackloop can tell which (feedbackloop/transform/test_scope.py); otherwise, and on every
+    other target, the whole relation, as dbt does. A test with its own `where` is left to dbt. -#}
+{% macro duckdb__get_where_subquery(relation) -%}
+    {%- set test = model.get('test_metadata') if execute else none -%}
+    {%- if test and not config.get('where') and relation.schema and relation.identifier -%}
+        {%- set kwargs = test.get('kwargs', {}) -%}
+        {%- set parent = none -%}
+        {%- set to = modules.re.match("^ref\\(\\s*['\"]([^'\"]+)['\"]\\s*\\)$", kwargs.get('to') or '') -%}
+        {%- if to -%}
+            {%- set parent = ref(to.group(1)) -%}
+        {%- endif -%}
+        {%- set args = [model.unique_id, test.get('name'), relation | string,
+                        relation.schema ~ '.' ~ relation.identifier, kwargs.get('column_name') or '',
+                        (parent.schema ~ '.' ~ parent.identifier) if parent else '',
+                        kwargs.get('field') or ''] -%}
+        {%- set quoted = [] -%}
+        {%- for arg in args -%}
+            {%- do quoted.append("'" ~ (arg | string | replace("'", "''")) ~ "'") -%}
+        {%- endfor -%}
+        {%- set scope = run_query('select feedbackloop_test_scope(' ~ quoted | join(', ') ~ ')').columns[0].values()[0] -%}
+        {%- if scope -%}
+            {{ return('(' ~ scope ~ ') dbt_subquery') }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(dbt.default__get_where_subquery(relation)) }}
+{%- endmacro %}

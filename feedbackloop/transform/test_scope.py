@@ -1,0 +1,153 @@
+"""Data tests that check only the rows that changed since they last passed.
+
+A ``not_null``, ``accepted_values``, ``unique`` or ``relationships`` test passed over a table at
+some Delta version. Every row still in a file that was live then has been checked, so a rerun
+needs to look only at the rows added since (the files the log added), and for the two tests that
+compare rows with other rows, at the rows those can clash with:
+  - ``unique``: every row whose value one of the added rows has;
+  - ``relationships``: every row whose value one of the added rows has, or whose parent key has
+    been removed from the parent table since (in a removed file, and in no added one).
+That is exact: a row the scope leaves out passed before, and nothing it depends on has moved.
+
+dbt asks for the scope through ``get_where_subquery`` (``macros/get_where_subquery.sql``), which
+calls the DuckDB function ``feedbackloop_test_scope`` that the delta plugin registers. Only a
+build that feedbackloop runs (``scoped_tests``) is scoped, and a test's versions are recorded
+only once it has passed. Whenever the versions cannot be followed (no record, a table made again,
+a file vacuumed away, a remote lake), the test checks the whole table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from feedbackloop.lake import Lake
+from feedbackloop.settings import Settings, get_settings
+
+FUNCTION = "feedbackloop_test_scope"
+KINDS = ("not_null", "accepted_values", "unique", "relationships")
+
+_active = False
+# Versions each test was checked against in the running build: recorded once it has passed.
+_pending: dict[str, dict[str, list[Any]]] = {}
+_scoped: set[str] = set()  # the tests of the running build that check only changed rows
+
+
+def _state_path(settings: Settings) -> Path:
+    return settings.state_dir / "data_tests.json"
+
+
+def _load(settings: Settings) -> dict[str, dict[str, list[Any]]]:
+    path = _state_path(settings)
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+@contextlib.contextmanager
+def scoped_tests(enabled: bool = True) -> Iterator[set[str]]:
+    """Scope the data tests of the builds run inside (when ``enabled``); yields the ids of the tests
+    that were, once the build is done."""
+    global _active
+    _pending.clear()
+    _scoped.clear()
+    _active = enabled
+    scoped: set[str] = set()
+    try:
+        yield scoped
+    finally:
+        _active = False
+        scoped.update(_scoped)
+
+
+def forget(settings: Settings) -> None:
+    """Drop every record, so each test checks its whole table next time (the tests themselves may have changed)."""
+    _state_path(settings).unlink(missing_ok=True)
+
+
+def record_passed(settings: Settings, test_ids: Iterable[str]) -> None:
+    """Record, for each test that passed, the versions it was checked against."""
+    passed = {test_id: _pending[test_id] for test_id in test_ids if test_id in _pending}
+    if not passed:
+        return
+    state = _load(settings)
+    state.update(passed)
+    path = _state_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(state, indent=1, sort_keys=True))
+
+
+def _scan(paths: list[str]) -> str:
+    return f"read_parquet({paths!r}, union_by_name = true)"
+
+
+def _every_file_has(paths: list[str], column: str) -> bool:
+    return all(column in pq.read_schema(path).names for path in paths)
+
+
+def scope(test_id: str, kind: str, relation: str, table: str, column: str, parent: str, parent_field: str) -> str:
+    """SQL for the rows test ``test_id`` must check in ``relation`` (the Delta table ``table``, as
+    ``layer.name``); '' for every row. ``parent`` and ``parent_field`` name a relationships test's
+    parent table and key ('' otherwise)."""
+    sql = _scope(test_id, kind, relation, table, column, parent, parent_field)
+    if sql:
+        _scoped.add(test_id)
+    return sql
+
+
+def _scope(test_id: str, kind: str, relation: str, table: str, column: str, parent: str, parent_field: str) -> str:
+    settings = get_settings()
+    lake = Lake(settings)
+    tables = [table, parent] if parent else [table]
+    now: dict[str, list[Any]] = {}
+    for key in tables:
+        layer, _, name = key.partition(".")
+        version = lake.version(layer, name)
+        if version is None:
+            return ""
+        now[key] = [version, lake.commit_stamp(layer, name, version)]
+    _pending[test_id] = now
+    recorded = _load(settings).get(test_id)
+    if not _active or kind not in KINDS or not recorded or (kind == "relationships" and not parent):
+        return ""
+    changed = {}
+    for key in tables:
+        layer, _, name = key.partition(".")
+        version, stamp = recorded.get(key) or (None, None)
+        if version is None or stamp is None or lake.commit_stamp(layer, name, version) != stamp:
+            return ""  # not followed, or the table was made again since
+        files = lake.data_files_changed_since(layer, name, version)
+        if files is None:
+            return ""
+        changed[key] = files
+    added, _ = changed[table]
+    if added and not _every_file_has(added, column):
+        return ""  # a column the files do not hold (a partition column, say)
+    if kind in ("not_null", "accepted_values"):
+        return f"select * from {_scan(added)}" if added else f"select * from {relation} where false"
+    values = [f"select {column} from {_scan(added)}"] if added else []
+    if kind == "relationships":
+        parent_added, parent_removed = changed[parent]
+        if parent_removed:
+            gone = f"select {parent_field} from {_scan(parent_removed)}"
+            if parent_added:
+                gone += f" except select {parent_field} from {_scan(parent_added)}"
+            values.append(gone)
+    if not values:
+        return f"select * from {relation} where false"
+    return f"select * from {relation} where {column} in ({' union '.join(values)})"
+
+
+def register(conn: Any) -> None:
+    """Make ``scope`` callable from SQL on this DuckDB database (once per database)."""
+    import duckdb
+
+    # An earlier connection to the same database may have registered it already.
+    with contextlib.suppress(duckdb.CatalogException):
+        conn.create_function(FUNCTION, scope, ["VARCHAR"] * 7, "VARCHAR")
