@@ -102,10 +102,13 @@ class Lake:
             return None
         return [action["add"] for actions in commits for action in actions if action.get("add", {}).get("dataChange")]
 
-    def data_files_changed_since(self, layer: str, name: str, version: int) -> tuple[list[str], list[str]] | None:
+    def data_files_changed_since(
+        self, layer: str, name: str, version: int, max_bytes: int | None = None
+    ) -> tuple[list[str], list[str]] | None:
         """The data files the commits after ``version`` added and removed (rows, not compaction), as
         local paths, each still on disk; None when that cannot be told: a log entry gone, a file
-        vacuumed away, a deletion vector, or a remote lake.
+        vacuumed away, a deletion vector, or a remote lake. Also None when they hold more than
+        ``max_bytes``: after an overwrite, say, reading the whole table costs no more.
 
         A file both added and removed in that span cancels out: its rows are in neither version.
         """
@@ -126,7 +129,11 @@ class Lake:
         both = set(added) & set(removed)
         root = Path(self.uri(layer, name))
         paths = [[str(root / unquote(path)) for path in files if path not in both] for files in (added, removed)]
-        if not all(Path(path).is_file() for path in [*paths[0], *paths[1]]):
+        try:
+            size = sum(os.stat(path).st_size for path in [*paths[0], *paths[1]])
+        except FileNotFoundError:
+            return None
+        if max_bytes is not None and size > max_bytes:
             return None
         return paths[0], paths[1]
 

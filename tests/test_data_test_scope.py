@@ -145,3 +145,14 @@ def test_a_scoped_build_still_fails_on_a_duplicate_of_an_old_row(settings: Setti
     new_review("a3", "Dark mode please")
     with pytest.raises(DbtError, match="unique_fct_feedback_doc_id"):
         transform(select="gold")
+
+
+def test_changes_too_large_to_read_cheaply_mean_every_row_is_checked(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(settings)
+    lake.append(*CHILD, rows(key=["a"]))
+    passed(settings, "not_null")
+    lake.overwrite(*CHILD, rows(key=[f"k{i}" for i in range(1000)]))
+    monkeypatch.setattr(test_scope, "MAX_CHANGED_BYTES", 1024)
+    assert scope("not_null") == ""

@@ -155,3 +155,14 @@ def test_every_input_of_the_bounded_models_is_tracked(settings: Settings) -> Non
             parent = manifest.nodes.get(upstream) or manifest.sources[upstream]
             inputs.add(f"{parent.schema}.{parent.name}")
         assert inputs <= set(changes.TRACKED), (node.name, inputs - set(changes.TRACKED))
+
+
+def test_changes_too_large_to_read_cheaply_mean_every_row_is_compared(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(settings)
+    lake.append(*ENRICHMENT, enrichment("d1"))
+    built(settings)
+    lake.overwrite(*ENRICHMENT, enrichment(*(f"d{i}" for i in range(1000))))  # a table rebuilt whole
+    monkeypatch.setattr(changes, "MAX_CHANGED_BYTES", 1024)
+    assert changed_docs(settings) is None

@@ -41,6 +41,8 @@ DOC_TABLES: dict[str, tuple[str, ...]] = {
 RECORD_KEY = ("source_system", "source_record_id")
 RECORD_TABLES: dict[str, tuple[str, ...]] = {"silver.int_feedback__latest_changes": RECORD_KEY}
 TRACKED = {**DOC_TABLES, **RECORD_TABLES}
+# Past this many bytes of changed files (a rebuilt table, say), comparing every row costs no more.
+MAX_CHANGED_BYTES = 64 * 2**20
 # Only a gold-only build can use them: a build that also builds silver changes its inputs as it goes.
 LAYER = "gold"
 
@@ -97,7 +99,7 @@ def _changed_keys(lake: Lake, key: str, columns: tuple[str, ...], version: int) 
     import duckdb
 
     layer, name = key.split(".", 1)
-    files = lake.data_files_changed_since(layer, name, version)
+    files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
     if files is None:
         return None
     added, removed = files

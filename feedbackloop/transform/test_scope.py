@@ -31,6 +31,8 @@ from feedbackloop.settings import Settings, get_settings
 
 FUNCTION = "feedbackloop_test_scope"
 KINDS = ("not_null", "accepted_values", "unique", "relationships")
+# Past this many bytes of changed files (a rebuilt table, say), checking every row costs no more.
+MAX_CHANGED_BYTES = 64 * 2**20
 
 _active = False
 # Versions each test was checked against in the running build: recorded once it has passed.
@@ -122,7 +124,7 @@ def _scope(test_id: str, kind: str, relation: str, table: str, column: str, pare
         version, stamp = recorded.get(key) or (None, None)
         if version is None or stamp is None or lake.commit_stamp(layer, name, version) != stamp:
             return ""  # not followed, or the table was made again since
-        files = lake.data_files_changed_since(layer, name, version)
+        files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
         if files is None:
             return ""
         changed[key] = files
