@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -221,3 +222,35 @@ def test_staging_reads_bronze_from_the_watermark_left_for_its_build(settings: Se
     watermarks_path(settings).unlink()  # no watermark (dbt run by hand): the time look-back finds a2
     run_dbt(settings, ["run", "--select", "stg_bronze__feedback"])
     assert silver_records() == {"a1", "a2"}
+
+
+def test_a_run_that_only_brings_new_docs_reads_them_from_what_silver_appended(settings: Settings) -> None:
+    """The common rerun: gold reads the new docs from the rows silver appended since its last build,
+    not from all of silver, and still ends up as a full refresh would build it."""
+
+    def new_reviews(name: str, *rows: dict[str, str]) -> None:
+        write_app_store(settings.inbox_dir / "app_store" / f"{name}.csv", list(rows))
+        ingest_inbox(settings, f"run-{name}")
+        transform(select="silver")
+        enrich_new_feedback(settings, f"run-{name}")
+        redact_new_feedback(settings, f"run-{name}")
+
+    ensure_source_tables(settings)
+    new_reviews("r1", app_store_row("a1", body="Checkout keeps failing"), app_store_row("a2", body="Search is slow"))
+    transform(select="gold")
+    new_reviews("r2", app_store_row("a3", body="Dark mode please"), app_store_row("a4", body="Export is broken"))
+    assert transform(select="gold")["changed_rows_only"]
+    compiled = dbt_compiled_sql(settings, "fct_feedback")
+    assert "changed_feedback_rows.parquet" in compiled  # not a scan of all of silver
+    incremental = gold_rows(settings)
+    assert {dict(r)["source_record_id"] for r in incremental["gold.fct_feedback"]} == {"a1", "a2", "a3", "a4"}
+
+    run_dbt(settings, [*SILVER, "--full-refresh"])
+    transform(select="gold", force=True)
+    assert gold_rows(settings) == incremental
+
+
+def dbt_compiled_sql(settings: Settings, model: str) -> str:
+    """The SQL dbt last compiled for a gold model (dbt keeps it under target/compiled)."""
+    models = Path(settings.dbt_project_dir) / "target" / "compiled" / "feedbackloop" / "models"
+    return (models / "gold" / f"{model}.sql").read_text()

@@ -1,7 +1,8 @@
 {#- On an incremental gold build run by feedbackloop: the keys of every row that the bounded models'
     inputs, or their own tables, changed since gold's last successful build, read off the Delta log
-    (feedbackloop/transform/changes.py). A dict of two relations, `docs` (doc_id) and `records`
-    (source_system, source_record_id); none when that is unknown, and then a model compares every row. -#}
+    (feedbackloop/transform/changes.py). A dict of relations: `docs` (doc_id), `records`
+    (source_system, source_record_id), and `feedback`, the stg_bronze__feedback rows added since (none
+    unless silver only appended); none when that is unknown, and then a model compares every row. -#}
 {% macro changed_since_last_build() -%}
     {%- if not is_incremental() -%}
         {{ return(none) }}
@@ -20,8 +21,11 @@
     {%- if run_query("select count(*) from glob('" ~ state ~ "changed_doc_ids.parquet')").columns[0].values()[0] == 0 -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- set rows = state ~ 'changed_feedback_rows.parquet' -%}
+    {%- set has_rows = run_query("select count(*) from glob('" ~ rows ~ "')").columns[0].values()[0] > 0 -%}
     {{ return({'docs': "read_parquet('" ~ state ~ "changed_doc_ids.parquet')",
-               'records': "read_parquet('" ~ state ~ "changed_records.parquet')"}) }}
+               'records': "read_parquet('" ~ state ~ "changed_records.parquet')",
+               'feedback': ("read_parquet('" ~ rows ~ "')") if has_rows else none}) }}
 {%- endmacro %}
 
 {#- The doc ids whose rows changed: the changed docs, and the docs of the changed records, found in
@@ -35,4 +39,19 @@
     inner join {{ changed.records }} as changed_records
         on docs.source_system = changed_records.source_system
         and docs.source_record_id = changed_records.source_record_id
+{%- endmacro %}
+
+{#- Where fct_feedback reads the silver rows of the changed docs: the rows silver appended since the
+    last gold build when they hold every changed doc (a run that only brought new docs), so that the
+    model does not scan all of silver for them; otherwise silver itself. Decided when the model runs. -#}
+{% macro changed_feedback_rows(changed) -%}
+    {%- if changed and changed.feedback -%}
+        {%- set outside = run_query('select count(*) from (' ~ changed_doc_ids(changed, ref('stg_bronze__feedback'))
+                                    ~ ') as changed_docs where doc_id not in (select doc_id from '
+                                    ~ changed.feedback ~ ')').columns[0].values()[0] -%}
+        {%- if outside == 0 -%}
+            {{ return(changed.feedback) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return(ref('stg_bronze__feedback')) }}
 {%- endmacro %}

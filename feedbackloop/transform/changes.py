@@ -41,6 +41,7 @@ DOC_TABLES: dict[str, tuple[str, ...]] = {
 RECORD_KEY = ("source_system", "source_record_id")
 RECORD_TABLES: dict[str, tuple[str, ...]] = {"silver.int_feedback__latest_changes": RECORD_KEY}
 TRACKED = {**DOC_TABLES, **RECORD_TABLES}
+FEEDBACK = "silver.stg_bronze__feedback"
 # Past this many bytes of changed files (a rebuilt table, say), comparing every row costs no more.
 MAX_CHANGED_BYTES = 64 * 2**20
 # Only a gold-only build can use them: a build that also builds silver changes its inputs as it goes.
@@ -58,6 +59,12 @@ def doc_keys_path(settings: Settings) -> Path:
 
 def record_keys_path(settings: Settings) -> Path:
     return settings.state_dir / "changed_records.parquet"
+
+
+def feedback_rows_path(settings: Settings) -> Path:
+    """The silver feedback rows added since the last gold build, when silver only appended: what
+    ``fct_feedback`` reads instead of all of silver when every changed doc is among them."""
+    return settings.state_dir / "changed_feedback_rows.parquet"
 
 
 def table_versions(settings: Settings) -> dict[str, int]:
@@ -150,12 +157,30 @@ def write_changed_keys(settings: Settings) -> bool:
         keys = _changed_keys(lake, key, columns, version)
         if keys is None:
             return False
+        if key == FEEDBACK and not _copy_appended_rows(lake, key, version, feedback_rows_path(settings)):
+            feedback_rows_path(settings).unlink(missing_ok=True)
         if key in RECORD_TABLES:
             records.append(keys)
         else:
             docs.extend(keys.select([column]).rename_columns(["doc_id"]) for column in columns)
     _write(doc_keys_path(settings), docs, ["doc_id"])
     _write(record_keys_path(settings), records, list(RECORD_KEY))
+    return True
+
+
+def _copy_appended_rows(lake: Lake, key: str, version: int, target: Path) -> bool:
+    """Copy the rows the commits after ``version`` appended to ``key`` into ``target``; False when
+    they did more than append (or too much to copy cheaply)."""
+    import duckdb
+
+    layer, name = key.split(".", 1)
+    files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
+    if files is None or files[1] or not files[0]:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    duckdb.connect().execute(
+        f"copy (select * from read_parquet({files[0]!r}, union_by_name = true)) to '{target}' (format parquet)"
+    )
     return True
 
 
@@ -172,7 +197,7 @@ def _write(path: Path, tables: list[pa.Table], columns: list[str]) -> None:
 def changed_keys_for_build(settings: Settings, select: str, enabled: bool = True) -> Iterator[bool]:
     """The changed keys on disk for the length of one gold-only build, and never longer: a ``dbt
     build`` run by hand, or one that builds silver too, compares everything. Yields whether they are."""
-    paths = (doc_keys_path(settings), record_keys_path(settings))
+    paths = (doc_keys_path(settings), record_keys_path(settings), feedback_rows_path(settings))
     for path in paths:
         path.unlink(missing_ok=True)  # left by a build that was killed
     written = enabled and select.split() == [LAYER] and write_changed_keys(settings)

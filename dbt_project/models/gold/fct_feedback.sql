@@ -8,15 +8,16 @@
     )
 }}
 
+{%- set changed = changed_since_last_build() %}
+
 with
 
 feedback as (
 
-    select * from {{ ref('stg_bronze__feedback') }} as silver
+    select * from {{ changed_feedback_rows(changed) if changed else ref('stg_bronze__feedback') }} as silver
     {% if is_incremental() %}
     -- after the pre-hook, a doc in gold has its current row there
     where not exists (select 1 from {{ this }} as gold where gold.doc_id = silver.doc_id)
-    {%- set changed = changed_since_last_build() %}
     {%- if changed %}
         -- and a doc missing from gold is new, had its row removed, or lost it elsewhere: either way its keys changed
         and silver.doc_id in ({{ changed_doc_ids(changed, ref('stg_bronze__feedback')) }})
