@@ -62,6 +62,12 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
     return conn
 
 
+def parquet_files(paths: list[str]) -> str:
+    """DuckDB SQL reading these Parquet files as one relation (columns matched by name)."""
+    quoted = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+    return f"read_parquet([{quoted}], union_by_name = true)"
+
+
 def lake_tables(settings: Settings) -> list[tuple[str, str]]:
     """(layer, table) for every Delta table present.
 

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
-from feedbackloop.warehouse import source_tables
+from feedbackloop.warehouse import parquet_files, source_tables
 
 # Every table gold's bounded models read or write, with the columns that hold the doc ids of a
 # changed row (silver.int_feedback__latest_changes is keyed by record instead: RECORD_TABLES).
@@ -101,29 +101,22 @@ def record_build(settings: Settings, select: str, before: dict[str, int]) -> Non
     path.write_text(json.dumps(covered, indent=2, sort_keys=True))
 
 
-def _changed_keys(lake: Lake, key: str, columns: tuple[str, ...], version: int) -> pa.Table | None:
-    """The ``columns`` of every row the commits after ``version`` changed; None when unknown."""
+def _changed_keys(files: tuple[list[str], list[str]], columns: tuple[str, ...]) -> pa.Table | None:
+    """The ``columns`` of every row that the ``(added, removed)`` files changed; None when unknown."""
     import duckdb
 
-    layer, name = key.split(".", 1)
-    files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
-    if files is None:
-        return None
     added, removed = files
     select = ", ".join(f'"{column}"' for column in columns)
-
-    def scan(paths: list[str]) -> str:
-        return f"read_parquet({paths!r}, union_by_name = true)"
-
     if not added and not removed:
         return pa.table({column: pa.array([], pa.string()) for column in columns})
     if not removed or not added:
-        query = f"select {select} from {scan(added or removed)}"
+        query = f"select {select} from {parquet_files(added or removed)}"
     else:
         # A rewrite carries rows over into its new file: only rows that differ, value for value, changed.
+        old, new = parquet_files(removed), parquet_files(added)
         query = (
-            f"select {select} from ((select * from {scan(removed)} except all select * from {scan(added)}) "
-            f"union all (select * from {scan(added)} except all select * from {scan(removed)}))"
+            f"select {select} from ((select * from {old} except all select * from {new}) "
+            f"union all (select * from {new} except all select * from {old}))"
         )
     try:
         return duckdb.connect().sql(query).to_arrow_table()
@@ -154,11 +147,12 @@ def write_changed_keys(settings: Settings) -> bool:
             return False  # the table was dropped and made again since
         if current[key] == version:
             continue
-        keys = _changed_keys(lake, key, columns, version)
-        if keys is None:
+        files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
+        keys = None if files is None else _changed_keys(files, columns)
+        if files is None or keys is None:
             return False
-        if key == FEEDBACK and not _copy_appended_rows(lake, key, version, feedback_rows_path(settings)):
-            feedback_rows_path(settings).unlink(missing_ok=True)
+        if key == FEEDBACK:
+            _copy_appended_rows(files, feedback_rows_path(settings))
         if key in RECORD_TABLES:
             records.append(keys)
         else:
@@ -168,20 +162,15 @@ def write_changed_keys(settings: Settings) -> bool:
     return True
 
 
-def _copy_appended_rows(lake: Lake, key: str, version: int, target: Path) -> bool:
-    """Copy the rows the commits after ``version`` appended to ``key`` into ``target``; False when
-    they did more than append (or too much to copy cheaply)."""
+def _copy_appended_rows(files: tuple[list[str], list[str]], target: Path) -> None:
+    """Copy the rows of the ``(added, removed)`` files into ``target`` when they only added rows."""
     import duckdb
 
-    layer, name = key.split(".", 1)
-    files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
-    if files is None or files[1] or not files[0]:
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    duckdb.connect().execute(
-        f"copy (select * from read_parquet({files[0]!r}, union_by_name = true)) to '{target}' (format parquet)"
-    )
-    return True
+    added, removed = files
+    if added and not removed:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        escaped = str(target).replace("'", "''")
+        duckdb.connect().execute(f"copy (select * from {parquet_files(added)}) to '{escaped}' (format parquet)")
 
 
 def _write(path: Path, tables: list[pa.Table], columns: list[str]) -> None:

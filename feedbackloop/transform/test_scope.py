@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings, get_settings
+from feedbackloop.warehouse import parquet_files
 
 FUNCTION = "feedbackloop_test_scope"
 KINDS = ("not_null", "accepted_values", "unique", "relationships")
@@ -85,10 +86,6 @@ def record_passed(settings: Settings, test_ids: Iterable[str]) -> None:
     path.write_text(json.dumps(state, indent=1, sort_keys=True))
 
 
-def _scan(paths: list[str]) -> str:
-    return f"read_parquet({paths!r}, union_by_name = true)"
-
-
 def _every_file_has(paths: list[str], column: str) -> bool:
     return all(column in pq.read_schema(path).names for path in paths)
 
@@ -132,14 +129,14 @@ def _scope(test_id: str, kind: str, relation: str, table: str, column: str, pare
     if added and not _every_file_has(added, column):
         return ""  # a column the files do not hold (a partition column, say)
     if kind in ("not_null", "accepted_values"):
-        return f"select * from {_scan(added)}" if added else f"select * from {relation} where false"
-    values = [f"select {column} from {_scan(added)}"] if added else []
+        return f"select * from {parquet_files(added)}" if added else f"select * from {relation} where false"
+    values = [f"select {column} from {parquet_files(added)}"] if added else []
     if kind == "relationships":
         parent_added, parent_removed = changed[parent]
         if parent_removed:
-            gone = f"select {parent_field} from {_scan(parent_removed)}"
+            gone = f"select {parent_field} from {parquet_files(parent_removed)}"
             if parent_added:
-                gone += f" except select {parent_field} from {_scan(parent_added)}"
+                gone += f" except select {parent_field} from {parquet_files(parent_added)}"
             values.append(gone)
     if not values:
         return f"select * from {relation} where false"
