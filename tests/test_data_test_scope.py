@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -155,4 +156,14 @@ def test_changes_too_large_to_read_cheaply_mean_every_row_is_checked(
     passed(settings, "not_null")
     lake.overwrite(*CHILD, rows(key=[f"k{i}" for i in range(1000)]))
     monkeypatch.setattr(test_scope, "MAX_CHANGED_BYTES", 1024)
+    assert scope("not_null") == ""
+
+
+def test_a_scope_that_cannot_be_worked_out_checks_every_row(settings: Settings) -> None:
+    lake = Lake(settings)
+    lake.append(*CHILD, rows(key=["a"]))
+    passed(settings, "not_null")
+    lake.append(*CHILD, rows(key=["b"]))
+    added, _ = lake.data_files_changed_since(*CHILD, 0) or ([], [])
+    Path(added[0]).write_bytes(b"not parquet")  # the test itself then reports the broken file
     assert scope("not_null") == ""
