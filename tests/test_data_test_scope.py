@@ -135,7 +135,7 @@ def test_a_scoped_build_still_fails_on_a_duplicate_of_an_old_row(settings: Setti
 
     ensure_source_tables(settings)
     new_review("a1", "Checkout keeps failing")
-    assert transform(select="gold")["tests_scoped"] == 0  # no test has passed before
+    transform(select="gold")
     new_review("a2", "Search is slow")
     assert transform(select="gold")["tests_scoped"] > 0
 

@@ -43,27 +43,34 @@ def test_selection_follows_changed_inputs_and_project_changes(settings: Settings
     ensure_source_tables(settings)
     fingerprint = project_fingerprint(settings)
     # no successful build yet: the whole layer, unit tests included
-    assert build_selection(settings, "silver", fingerprint) == ["--select", "silver"]
+    assert build_selection(settings, "silver", fingerprint) == ["--select", "silver", "source:bronze"]
     record_success(settings, "silver", fingerprint)
     assert build_selection(settings, "silver", fingerprint) is None  # nothing changed: skip
-    assert build_selection(settings, "silver", fingerprint, force=True) == ["--select", "silver"]
+    assert build_selection(settings, "silver", fingerprint, force=True) == ["--select", "silver", "source:bronze"]
 
     schema, _ = TABLES["feedback"]
     Lake(settings).append("bronze", "feedback", pa.Table.from_pylist([], schema=schema))
     assert build_selection(settings, "silver", fingerprint) == [
-        "--select", "source:bronze.feedback+,silver", "--exclude-resource-type", "unit_test",
-    ]  # fmt: skip
+        "--select",
+        "source:bronze.feedback+,silver",
+        "source:bronze.feedback",
+        "--exclude-resource-type",
+        "unit_test",
+    ]  # fmt: skip  (bronze.feedback's own data tests run with silver)
 
     record_success(settings, "gold", fingerprint)
     Lake(settings).append("silver", "feedback_enrichment", pa.Table.from_pylist([], schema=ENRICHMENT))
     selection = build_selection(settings, "gold", fingerprint)
     assert selection is not None
     assert "source:silver.feedback_enrichment+,gold" in selection and "feedback_enrichment+,gold" in selection
+    assert "source:silver.feedback_enrichment" in selection  # its own data tests run with gold
 
     # a change to the dbt project (or to the vars passed in) rebuilds and unit-tests the whole layer,
     # incremental models from scratch: their rows came from the old SQL
     assert project_fingerprint(settings, {"access_readers": ["team"]}) != fingerprint
-    assert build_selection(settings, "silver", "another-project") == ["--select", "silver", "--full-refresh"]
+    assert build_selection(settings, "silver", "another-project") == [
+        "--select", "silver", "source:bronze", "--full-refresh",
+    ]  # fmt: skip
 
 
 def test_watermark_is_the_oldest_row_committed_since_the_last_build(settings: Settings) -> None:

@@ -20,6 +20,9 @@ from feedbackloop.settings import Settings
 from feedbackloop.warehouse import lake_tables, source_tables
 
 LAYER_INPUTS = {"silver": ("bronze",), "gold": ("bronze", "silver")}
+# A layer also runs the data tests of the tables it reads that dbt does not build (bronze for silver,
+# the Python-written silver tables for gold): they are declared on those sources, outside its folder.
+SOURCES_TESTED_BY = {"silver": "bronze", "gold": "silver"}
 # Bronze column every stage stamps at write time; silver's staging models read bronze from a watermark on it.
 WATERMARK_COLUMN = "ingested_at"
 # Files whose change can change what a build produces or checks; a change means a whole-layer build.
@@ -90,7 +93,8 @@ def build_selection(settings: Settings, select: str, fingerprint: str, force: bo
     """
     state = _load(settings)
     recorded = state.get(select)
-    layer_args = ["--select", *select.split()]
+    parts = select.split()
+    layer_args = ["--select", *parts, *(f"source:{SOURCES_TESTED_BY[p]}" for p in parts if p in SOURCES_TESTED_BY)]
     if force or recorded is None:
         return layer_args
     if state.get(f"{select}#project") != fingerprint:
@@ -100,10 +104,13 @@ def build_selection(settings: Settings, select: str, fingerprint: str, force: bo
     if not changed:
         return None
     selectors = []
+    written_elsewhere = set(source_tables())
     for key in changed:
         layer, name = key.split(".", 1)
-        for part in select.split():
+        for part in parts:
             selectors.append(f"source:{layer}.{name}+,{part}")  # a table a Python stage writes
+            if SOURCES_TESTED_BY.get(part) == layer and (layer, name) in written_elsewhere:
+                selectors.append(f"source:{layer}.{name}")  # its own data tests
             if layer != "bronze":
                 selectors.append(f"{name}+,{part}")  # a table dbt builds in an upstream layer
     return ["--select", *selectors, "--exclude-resource-type", "unit_test"]
