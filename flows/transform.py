@@ -56,18 +56,17 @@ def dbt_build(select: str, force: bool) -> dict[str, Any]:
         # and nothing an incremental run got wrong survives more than a day.
         args.append("--full-refresh")
     before = input_versions(settings, select)
-    tables_before = changes.table_versions(settings)
-    # A forced build rebuilds everything; otherwise gold compares only the rows whose inputs changed, when known.
     if "--full-refresh" in args:
         test_scope.forget(settings)  # the tests themselves may have changed: each checks every row once
     with (
         watermarks_for_build(settings, select),
+        # a forced build rebuilds everything; otherwise gold compares only the rows whose inputs changed, when known
         changes.changed_keys_for_build(settings, select, enabled=not force) as changed_only,
         test_scope.scoped_tests() as scoped,
     ):
         result = run_dbt(settings, args)
     record_success(settings, select, fingerprint, before)
-    changes.record_build(settings, select, tables_before)
+    changes.record_build(settings, select, before)
     test_scope.record_passed(settings, result.passed_tests)
     return {**result.as_dict(), "skipped": False, "changed_rows_only": changed_only, "tests_scoped": len(scoped)}
 

@@ -16,16 +16,14 @@
 {%- endmacro %}
 
 {% macro duckdb__changed_since_last_build() -%}
-    {%- set state = env_var('FEEDBACKLOOP_WAREHOUSE_PATH', '../lake/warehouse.duckdb').rsplit('/', 1)[0] ~ '/_state/' -%}
-    {#- glob() lists nothing, rather than failing, when the file is absent -#}
-    {%- if run_query("select count(*) from glob('" ~ state ~ "changed_doc_ids.parquet')").columns[0].values()[0] == 0 -%}
+    {%- set docs = state_file('changed_doc_ids.parquet') -%}
+    {%- if docs is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set rows = state ~ 'changed_feedback_rows.parquet' -%}
-    {%- set has_rows = run_query("select count(*) from glob('" ~ rows ~ "')").columns[0].values()[0] > 0 -%}
-    {{ return({'docs': "read_parquet('" ~ state ~ "changed_doc_ids.parquet')",
-               'records': "read_parquet('" ~ state ~ "changed_records.parquet')",
-               'feedback': ("read_parquet('" ~ rows ~ "')") if has_rows else none}) }}
+    {%- set rows = state_file('changed_feedback_rows.parquet') -%}
+    {{ return({'docs': "read_parquet('" ~ docs ~ "')",
+               'records': "read_parquet('" ~ state_file('changed_records.parquet') ~ "')",
+               'feedback': ("read_parquet('" ~ rows ~ "')") if rows else none}) }}
 {%- endmacro %}
 
 {#- The doc ids whose rows changed: the changed docs, and the docs of the changed records, found in

@@ -35,10 +35,8 @@
 {%- endmacro %}
 
 {% macro duckdb__bronze_watermark(source_table) -%}
-    {%- set path = env_var('FEEDBACKLOOP_WAREHOUSE_PATH', '../lake/warehouse.duckdb').rsplit('/', 1)[0]
-                   ~ '/_state/watermarks.json' -%}
-    {#- glob() lists nothing, rather than failing, when the file is absent -#}
-    {%- if run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] == 0 -%}
+    {%- set path = state_file('watermarks.json') -%}
+    {%- if path is none -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set marks = run_query("select ingested_from from read_json('" ~ path ~ "', format = 'array', "
