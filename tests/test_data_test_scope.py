@@ -88,6 +88,17 @@ def test_relationships_checks_rows_whose_parent_key_was_removed(settings: Settin
     assert checked(settings, scope("relationships", parent_field="id")) == [("k2",)]
 
 
+def test_relationships_skips_added_rows_whose_parent_was_added_too(settings: Settings) -> None:
+    lake = Lake(settings)
+    lake.append(*PARENT, rows(id=["k1"]))
+    lake.append(*CHILD, rows(key=["k1"]))
+    passed(settings, "relationships", parent_field="id")
+    lake.append(*PARENT, rows(id=["k2", None]))
+    lake.append(*CHILD, rows(key=["k2", "k1", "k9"]))
+    # k2's parent is among the parent's new rows; k1's is older, k9 has none: both are checked
+    assert checked(settings, scope("relationships", parent_field="id")) == [("k1",), ("k9",)]
+
+
 def test_a_purged_history_means_every_row_is_checked(settings: Settings) -> None:
     lake = Lake(settings)
     lake.append(*CHILD, rows(key=["a", "b"]))

@@ -5,8 +5,9 @@ some Delta version. Every row still in a file that was live then has been checke
 needs to look only at the rows added since (the files the log added), and for the two tests that
 compare rows with other rows, at the rows those can clash with:
   - ``unique``: every row whose value one of the added rows has;
-  - ``relationships``: every row whose value one of the added rows has, or whose parent key has
-    been removed from the parent table since (in a removed file, and in no added one).
+  - ``relationships``: the added rows whose key the parent's added rows do not hold (those
+    parents are live), and every row whose parent key has been removed from the parent table since
+    (in a removed file, and in no added one).
 That is exact: a row the scope leaves out passed before, and nothing it depends on has moved.
 
 dbt asks for the scope through ``get_where_subquery`` (``macros/get_where_subquery.sql``), which
@@ -135,17 +136,35 @@ def _scope(test_id: str, kind: str, relation: str, table: str, column: str, pare
         return ""  # a column the files do not hold (a partition column, say)
     if kind in ("not_null", "accepted_values"):
         return f"select * from {parquet_files(added)}" if added else f"select * from {relation} where false"
-    values = [f"select {column} from {parquet_files(added)}"] if added else []
     if kind == "relationships":
-        parent_added, parent_removed = changed[parent]
-        if parent_removed:
-            gone = f"select {parent_field} from {parquet_files(parent_removed)}"
-            if parent_added:
-                gone += f" except select {parent_field} from {parquet_files(parent_added)}"
-            values.append(gone)
-    if not values:
+        return _relationships_scope(relation, column, parent_field, added, *changed[parent])
+    if not added:
         return f"select * from {relation} where false"
-    return f"select * from {relation} where {column} in ({' union '.join(values)})"
+    return f"select * from {relation} where {column} in (select {column} from {parquet_files(added)})"
+
+
+def _relationships_scope(
+    relation: str, column: str, field: str, added: list[str], parent_added: list[str], parent_removed: list[str]
+) -> str:
+    """The child rows a relationships test must check: the added ones, but not those whose key the
+    parent's added rows hold (those rows are live, so the key exists), and every row whose parent
+    key has left the parent. A new child row usually arrives with its parent, so the test then
+    checks next to nothing, instead of joining every child key with every parent key."""
+    parts = []
+    if added:
+        new = f"select {column} from {parquet_files(added)}"
+        if parent_added and _every_file_has(parent_added, field):
+            parents = f"select {field} from {parquet_files(parent_added)} where {field} is not null"
+            new += f" where {column} not in ({parents})"
+        parts.append(new)
+    if parent_removed:
+        gone = f"select {field} from {parquet_files(parent_removed)}"
+        if parent_added:
+            gone += f" except select {field} from {parquet_files(parent_added)}"
+        parts.append(f"select {column} from {relation} where {column} in ({gone})")
+    if not parts:
+        return f"select * from {relation} where false"
+    return " union all ".join(parts)
 
 
 def register(conn: Any) -> None:
