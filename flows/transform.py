@@ -7,7 +7,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 
 from feedbackloop.settings import get_settings
-from feedbackloop.transform import changes, test_scope
+from feedbackloop.transform import changes, silver_changes, test_scope
 from feedbackloop.transform.databricks_job import run_dbt_job
 from feedbackloop.transform.dbt import access_vars, run_dbt
 from feedbackloop.transform.state import (
@@ -60,14 +60,17 @@ def dbt_build(select: str, force: bool) -> dict[str, Any]:
         test_scope.forget(settings)  # the tests themselves may have changed: each checks every row once
     with (
         watermarks_for_build(settings, select),
-        # a forced build rebuilds everything; otherwise gold compares only the rows whose inputs changed, when known
-        changes.changed_keys_for_build(settings, select, enabled=not force) as changed_only,
+        # a forced build compares everything; otherwise a layer compares only the rows whose inputs changed, when known
+        changes.changed_keys_for_build(settings, select, enabled=not force) as gold_changed_only,
+        silver_changes.new_keys_for_build(settings, select, enabled=not force) as silver_changed_only,
         test_scope.scoped_tests() as scoped,
     ):
         result = run_dbt(settings, args)
     record_success(settings, select, fingerprint, before)
     changes.record_build(settings, select, before)
+    silver_changes.record_build(settings, select, before)
     test_scope.record_passed(settings, result.passed_tests)
+    changed_only = gold_changed_only or silver_changed_only
     return {**result.as_dict(), "skipped": False, "changed_rows_only": changed_only, "tests_scoped": len(scoped)}
 
 

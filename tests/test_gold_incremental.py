@@ -190,11 +190,49 @@ def test_incremental_silver_after_an_erasure_equals_a_full_refresh(settings: Set
                         ("silver", "int_feedback__deduplicated")]:  # fmt: skip
         table = lake.table(layer, name)
         assert table is not None and delete_keys(table, "doc_id", erased) == 1
-    transform(select="silver")
+    assert not transform(select="silver")["changed_rows_only"]  # silver changed outside a build: compare all
     incremental = gold_rows(settings)["silver.int_feedback__deduplicated"]
     after = {dict(r)["source_record_id"]: dict(r) for r in incremental}
     assert set(after) == {"a5", "a2"}
     assert after["a5"]["is_kept"] and after["a5"]["copies"] == 1
+
+    run_dbt(settings, [*SILVER, "--full-refresh"])
+    assert gold_rows(settings)["silver.int_feedback__deduplicated"] == incremental
+
+
+def test_silver_after_bronze_appends_only_compares_their_records_and_equals_a_full_refresh(
+    settings: Settings,
+) -> None:
+    """The common rerun: bronze only grew, so the deduplication starts from the new rows' records
+    (a new doc, a copy of an old one, a new ticket version, a status change, a delete)."""
+    write_app_store(settings.inbox_dir / "app_store" / "r1.csv", [
+        app_store_row("a1", body="Checkout keeps failing", reviewerNickname="kim"),
+        app_store_row("a2", body="Search is slow since 5.4", reviewerNickname="lee"),
+        app_store_row("a3", body="Dark mode please", reviewerNickname="max"),
+    ])  # fmt: skip
+    write_zendesk(settings.inbox_dir / "zendesk" / "t1.json", [zendesk_ticket(1), zendesk_ticket(2)])
+    ingest_inbox(settings, "run-1")
+    ensure_source_tables(settings)
+    assert not transform(select="silver")["changed_rows_only"]  # a first build: nothing to start from
+    lake = Lake(settings)
+    first = {r["source_record_id"]: r["doc_id"] for r in lake.read("silver", "stg_bronze__feedback").to_pylist()}
+
+    write_app_store(settings.inbox_dir / "app_store" / "r2.csv", [
+        app_store_row("a5", body="Checkout keeps failing", reviewerNickname="kim",
+                      createdDate="2026-10-01T11:30:00-07:00"),  # a copy of a1
+        app_store_row("a6", body="Export to CSV is broken", reviewerNickname="ola"),
+    ])  # fmt: skip
+    write_zendesk(settings.inbox_dir / "zendesk" / "t2.json", [zendesk_ticket(1, status="solved")])
+    ingest_inbox(settings, "run-2")
+    lake.append("bronze", "feedback_changes", pa.Table.from_pylist([
+        change(settings, "zendesk", "2", "update", doc_id=first["2"], resolution_status="solved"),
+        change(settings, "app_store", "a3", "delete"),
+    ], schema=FEEDBACK_CHANGES))  # fmt: skip
+    assert transform(select="silver")["changed_rows_only"]
+    incremental = gold_rows(settings)["silver.int_feedback__deduplicated"]
+    latest = {dict(r)["source_record_id"]: dict(r) for r in incremental if dict(r)["is_latest_version"]}
+    assert latest["a5"]["kept_doc_id"] == latest["a1"]["doc_id"] and latest["a1"]["copies"] == 2
+    assert [dict(r)["is_deleted"] for r in incremental if dict(r)["source_record_id"] == "a3"] == [True]
 
     run_dbt(settings, [*SILVER, "--full-refresh"])
     assert gold_rows(settings)["silver.int_feedback__deduplicated"] == incremental

@@ -53,3 +53,29 @@
     {%- endif -%}
     {{ return(ref('stg_bronze__feedback')) }}
 {%- endmacro %}
+
+{#- On an incremental silver build run by feedbackloop: the bronze rows appended since silver's last
+    build, when nothing else wrote silver or bronze since (feedbackloop/transform/silver_changes.py).
+    A dict of relations: `docs` (doc_id, source_system, source_record_id) of the new feedback rows,
+    and `records` (source_system, source_record_id) of those and of the new change-log rows; none
+    when that is unknown, and then int_feedback__deduplicated compares every row. -#}
+{% macro silver_changes() -%}
+    {%- if not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.dispatch('silver_changes', 'feedbackloop')()) }}
+{%- endmacro %}
+
+{#- A Databricks job cannot see the local state directory: its models compare every row. -#}
+{% macro default__silver_changes() -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro duckdb__silver_changes() -%}
+    {%- set docs = state_file('silver_new_docs.parquet') -%}
+    {%- set records = state_file('silver_changed_records.parquet') -%}
+    {%- if docs is none or records is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return({'docs': "read_parquet('" ~ docs ~ "')", 'records': "read_parquet('" ~ records ~ "')"}) }}
+{%- endmacro %}

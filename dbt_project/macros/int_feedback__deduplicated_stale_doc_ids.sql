@@ -7,10 +7,37 @@
       - an erasure took one of its docs: the erasure deletes rows from this table too, so that shows
         as a copy pointing at a kept doc that is gone, a group counting fewer copies than it says,
         or a record that is not deleted and has no latest version left.
-    The model then computes the deleted docs again, within their scope. -#}
+    The model then computes the deleted docs again, within their scope.
+    When bronze was only appended to since silver's last build, and nothing else wrote silver
+    (silver_changes), the moved records are known up front: those of the new bronze rows. No
+    erasure can then have taken a row, and the new docs are the only silver rows not stored, so
+    the comparison of every row with its inputs is skipped. -#}
 {% macro int_feedback__deduplicated_stale_doc_ids(dedup_table) -%}
+    {%- set changed = silver_changes() -%}
     with
 
+    {% if changed -%}
+    -- the new docs are the only silver rows not stored
+    feedback as (
+
+        select doc_id, source_system, source_record_id, duplicate_key
+        from {{ ref('stg_bronze__feedback') }}
+        where doc_id in (select doc_id from {{ changed.docs }})
+
+    ),
+
+    stored as (
+
+        select doc_id, source_system, source_record_id, duplicate_key from {{ dedup_table }}
+
+    ),
+
+    moved_records as (
+
+        select source_system, source_record_id from {{ changed.records }}
+
+    ),
+    {%- else -%}
     feedback as (
 
         select doc_id, source_system, source_record_id, duplicate_key from {{ ref('stg_bronze__feedback') }}
@@ -82,6 +109,7 @@
         having sum(case when stored.is_latest_version then 1 else 0 end) <> 1
 
     ),
+    {%- endif %}
 
     moved_keys as (
 
