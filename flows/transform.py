@@ -57,7 +57,7 @@ def dbt_build(select: str, force: bool) -> dict[str, Any]:
         args.append("--full-refresh")
     before = input_versions(settings, select)
     if "--full-refresh" in args:
-        test_scope.forget(settings)  # the tests themselves may have changed: each checks every row once
+        test_scope.forget(settings, select)  # the tests themselves may have changed: each checks every row once
     with (
         watermarks_for_build(settings, select),
         # a forced build compares everything; otherwise a layer compares only the rows whose inputs changed, when known

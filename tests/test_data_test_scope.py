@@ -126,6 +126,17 @@ def test_forgetting_makes_every_test_check_every_row_again(settings: Settings) -
     assert scope("not_null") == ""
 
 
+def test_a_layer_rebuilt_from_scratch_forgets_only_the_tests_it_runs(settings: Settings) -> None:
+    lake = Lake(settings)
+    lake.append(*CHILD, rows(key=["a"]))
+    passed(settings, "not_null")  # a test of a silver model
+    lake.append(*CHILD, rows(key=["b"]))
+    test_scope.forget(settings, "gold")
+    assert checked(settings, scope("not_null")) == [("b",)]
+    test_scope.forget(settings, "silver")
+    assert scope("not_null") == ""
+
+
 def test_a_failed_test_is_not_recorded(settings: Settings) -> None:
     lake = Lake(settings)
     lake.append(*CHILD, rows(key=["a"]))

@@ -70,9 +70,33 @@ def scoped_tests(enabled: bool = True) -> Iterator[set[str]]:
         scoped.update(_scoped)
 
 
-def forget(settings: Settings) -> None:
-    """Drop every record, so each test checks its whole table next time (the tests themselves may have changed)."""
-    _state_path(settings).unlink(missing_ok=True)
+def forget(settings: Settings, select: str | None = None) -> None:
+    """Drop the records of the tests a build of the ``select`` layers runs (every record without
+    one), so each of them checks its whole table next time: the tests themselves may have changed.
+
+    A layer runs the tests of its own models and of the sources it tests (``SOURCES_TESTED_BY``);
+    a test belongs to it when it checked one of those tables. Another layer's records stay: gold's
+    rebuild must not make silver's next build recheck every bronze and silver row.
+    """
+    if select is None:
+        _state_path(settings).unlink(missing_ok=True)
+        return
+    from feedbackloop.transform.state import SOURCES_TESTED_BY
+    from feedbackloop.warehouse import source_tables
+
+    written_elsewhere = {f"{layer}.{name}" for layer, name in source_tables()}
+    layers = select.split()
+
+    def run_by_build(table: str) -> bool:
+        layer = table.split(".", 1)[0]
+        if table in written_elsewhere:
+            return any(SOURCES_TESTED_BY.get(part) == layer for part in layers)
+        return layer in layers
+
+    state = _load(settings)
+    kept = {test_id: tables for test_id, tables in state.items() if not any(map(run_by_build, tables))}
+    if len(kept) != len(state):
+        _state_path(settings).write_text(json.dumps(kept, indent=1, sort_keys=True))
 
 
 def record_passed(settings: Settings, test_ids: Iterable[str]) -> None:
