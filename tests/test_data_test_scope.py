@@ -99,6 +99,17 @@ def test_relationships_skips_added_rows_whose_parent_was_added_too(settings: Set
     assert checked(settings, scope("relationships", parent_field="id")) == [("k1",), ("k9",)]
 
 
+def test_a_new_child_row_whose_parent_key_left_is_checked_once(settings: Settings) -> None:
+    lake = Lake(settings)
+    lake.append(*PARENT, rows(id=["k1", "k2"]))
+    lake.append(*CHILD, rows(key=["k1"]))
+    passed(settings, "relationships", parent_field="id")
+    lake.append(*CHILD, rows(key=["k2"]))
+    parent = lake.table(*PARENT)
+    assert parent is not None and delete_keys(parent, "id", ["k2"]) == 1
+    assert checked(settings, scope("relationships", parent_field="id")) == [("k2",)]
+
+
 def test_a_purged_history_means_every_row_is_checked(settings: Settings) -> None:
     lake = Lake(settings)
     lake.append(*CHILD, rows(key=["a", "b"]))

@@ -174,21 +174,18 @@ def _relationships_scope(
     parent's added rows hold (those rows are live, so the key exists), and every row whose parent
     key has left the parent. A new child row usually arrives with its parent, so the test then
     checks next to nothing, instead of joining every child key with every parent key."""
-    parts = []
-    if added:
-        new = f"select {column} from {parquet_files(added)}"
-        if parent_added and _every_file_has(parent_added, field):
-            parents = f"select {field} from {parquet_files(parent_added)} where {field} is not null"
-            new += f" where {column} not in ({parents})"
-        parts.append(new)
-    if parent_removed:
-        gone = f"select {field} from {parquet_files(parent_removed)}"
-        if parent_added:
-            gone += f" except select {field} from {parquet_files(parent_added)}"
-        parts.append(f"select {column} from {relation} where {column} in ({gone})")
-    if not parts:
-        return f"select * from {relation} where false"
-    return " union all ".join(parts)
+    new = f"select {column} from {parquet_files(added)}" if added else ""
+    if new and parent_added and _every_file_has(parent_added, field):
+        parents = f"select {field} from {parquet_files(parent_added)} where {field} is not null"
+        new += f" where {column} not in ({parents})"
+    if not parent_removed:
+        return new or f"select * from {relation} where false"
+    # Rows whose parent key went are found in the whole table, each once, together with the new ones.
+    gone = f"select {field} from {parquet_files(parent_removed)}"
+    if parent_added:
+        gone += f" except select {field} from {parquet_files(parent_added)}"
+    keys = f"({new}) union ({gone})" if new else gone
+    return f"select * from {relation} where {column} in ({keys})"
 
 
 def register(conn: Any) -> None:
