@@ -160,6 +160,16 @@ class Lake:
         except OSError:
             return None
 
+    def stamped(self, layer: str, name: str, version: int) -> list[int | None]:
+        """``[version, stamp]``: commit ``version`` recorded so that ``same_commit`` can tell it later
+        from a commit of the same number in a table since dropped and made again."""
+        return [version, self.commit_stamp(layer, name, version)]
+
+    def same_commit(self, layer: str, name: str, recorded: list[int | None] | None) -> bool:
+        """Whether a ``stamped`` record still names a commit of this table; False when it cannot be told."""
+        version, stamp = recorded or (None, None)
+        return version is not None and stamp is not None and self.commit_stamp(layer, name, version) == stamp
+
     def rows_appended_since(self, layer: str, name: str, version: int) -> int | None:
         """How many rows the commits after ``version`` added, when all they did was add rows (or
         compact them) and the log counts them; None otherwise (rows removed, no statistics, unknown)."""

@@ -95,13 +95,13 @@ def record_build(settings: Settings, select: str, before: dict[str, int]) -> Non
         layer, name = key.split(".", 1)
         if (layer not in select.split() or key in written_elsewhere) and key in before:
             version = before[key]
-        covered[key] = [version, lake.commit_stamp(layer, name, version)]
+        covered[key] = lake.stamped(layer, name, version)
     path = _state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(covered, indent=2, sort_keys=True))
 
 
-def _changed_keys(files: tuple[list[str], list[str]], columns: tuple[str, ...]) -> pa.Table | None:
+def changed_keys(files: tuple[list[str], list[str]], columns: tuple[str, ...]) -> pa.Table | None:
     """The ``columns`` of every row that the ``(added, removed)`` files changed; None when unknown."""
     import duckdb
 
@@ -141,14 +141,14 @@ def write_changed_keys(settings: Settings) -> bool:
             continue
         if key not in recorded:
             return False  # a table gold has not seen yet
-        version, stamp = recorded[key]
         layer, name = key.split(".", 1)
-        if stamp is None or lake.commit_stamp(layer, name, version) != stamp:
+        if not lake.same_commit(layer, name, recorded[key]):
             return False  # the table was dropped and made again since
+        version = recorded[key][0]
         if current[key] == version:
             continue
         files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
-        keys = None if files is None else _changed_keys(files, columns)
+        keys = None if files is None else changed_keys(files, columns)
         if files is None or keys is None:
             return False
         if key == FEEDBACK:
@@ -157,8 +157,8 @@ def write_changed_keys(settings: Settings) -> bool:
             records.append(keys)
         else:
             docs.extend(keys.select([column]).rename_columns(["doc_id"]) for column in columns)
-    _write(doc_keys_path(settings), docs, ["doc_id"])
-    _write(record_keys_path(settings), records, list(RECORD_KEY))
+    write_keys(doc_keys_path(settings), docs, ["doc_id"])
+    write_keys(record_keys_path(settings), records, list(RECORD_KEY))
     return True
 
 
@@ -173,7 +173,7 @@ def _copy_appended_rows(files: tuple[list[str], list[str]], target: Path) -> Non
         duckdb.connect().execute(f"copy (select * from {parquet_files(added)}) to '{escaped}' (format parquet)")
 
 
-def _write(path: Path, tables: list[pa.Table], columns: list[str]) -> None:
+def write_keys(path: Path, tables: list[pa.Table], columns: list[str]) -> None:
     schema = pa.schema([pa.field(column, pa.string()) for column in columns])
     parts = [table.select(columns).cast(schema) for table in tables]
     table = pa.concat_tables(parts) if parts else schema.empty_table()

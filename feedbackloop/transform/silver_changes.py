@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
-from feedbackloop.transform.changes import MAX_CHANGED_BYTES, RECORD_KEY, _changed_keys, _write
+from feedbackloop.transform.changes import MAX_CHANGED_BYTES, RECORD_KEY, changed_keys, write_keys
 
 LAYER = "silver"
 # The bronze tables the deduplication depends on, with the columns that name a changed record.
@@ -55,27 +55,18 @@ def changed_records_path(settings: Settings) -> Path:
     return settings.state_dir / "silver_changed_records.parquet"
 
 
-def _versions(lake: Lake, keys: tuple[str, ...] | list[str]) -> dict[str, list[int | None]]:
-    versions: dict[str, list[int | None]] = {}
-    for key in keys:
-        layer, name = key.split(".", 1)
-        version = lake.version(layer, name)
-        if version is not None:
-            versions[key] = [version, lake.commit_stamp(layer, name, version)]
-    return versions
-
-
 def record_build(settings: Settings, select: str, before: dict[str, int]) -> None:
     """After a successful silver build: the silver tables as the build left them, and bronze as of
     ``before`` (the versions read when it started; rows appended during the build count as new)."""
     if select.split() != [LAYER]:
         return
     lake = Lake(settings)
-    state = _versions(lake, SILVER)
-    for key in BRONZE:
+    state = {}
+    for key in (*SILVER, *BRONZE):
         layer, name = key.split(".", 1)
-        if key in before:
-            state[key] = [before[key], lake.commit_stamp(layer, name, before[key])]
+        version = lake.version(layer, name) if key in SILVER else before.get(key)
+        if version is not None:
+            state[key] = lake.stamped(layer, name, version)
     path = _state_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(state, indent=2, sort_keys=True))
@@ -94,10 +85,9 @@ def write_new_keys(settings: Settings) -> bool:
         if key not in recorded:
             return False
         layer, name = key.split(".", 1)
-        version, stamp = recorded[key]
-        if stamp is None or lake.commit_stamp(layer, name, version) != stamp:
+        if not lake.same_commit(layer, name, recorded[key]):
             return False  # made again since
-        files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
+        files = lake.data_files_changed_since(layer, name, recorded[key][0], MAX_CHANGED_BYTES)
         if files is None:
             return False
         added, removed = files
@@ -106,13 +96,13 @@ def write_new_keys(settings: Settings) -> bool:
         if key in BRONZE:
             if removed:
                 return False  # bronze is append-only but for erasures
-            table = _changed_keys(files, BRONZE[key])
+            table = changed_keys(files, BRONZE[key])
             if table is None:
                 return False
             keys[key] = table
-    _write(new_docs_path(settings), [keys["bronze.feedback"]], ["doc_id", *RECORD_KEY])
+    write_keys(new_docs_path(settings), [keys["bronze.feedback"]], ["doc_id", *RECORD_KEY])
     records = [keys["bronze.feedback_changes"], keys["bronze.feedback"].select(list(RECORD_KEY))]
-    _write(changed_records_path(settings), records, list(RECORD_KEY))
+    write_keys(changed_records_path(settings), records, list(RECORD_KEY))
     return True
 
 

@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings, get_settings
-from feedbackloop.warehouse import parquet_files
+from feedbackloop.transform.state import SOURCES_TESTED_BY
+from feedbackloop.warehouse import parquet_files, source_tables
 
 FUNCTION = "feedbackloop_test_scope"
 KINDS = ("not_null", "accepted_values", "unique", "relationships")
@@ -81,9 +82,6 @@ def forget(settings: Settings, select: str | None = None) -> None:
     if select is None:
         _state_path(settings).unlink(missing_ok=True)
         return
-    from feedbackloop.transform.state import SOURCES_TESTED_BY
-    from feedbackloop.warehouse import source_tables
-
     written_elsewhere = {f"{layer}.{name}" for layer, name in source_tables()}
     layers = select.split()
 
@@ -140,7 +138,7 @@ def _scope(test_id: str, kind: str, relation: str, table: str, column: str, pare
         version = lake.version(layer, name)
         if version is None:
             return ""
-        now[key] = [version, lake.commit_stamp(layer, name, version)]
+        now[key] = lake.stamped(layer, name, version)
     _pending[test_id] = now
     recorded = _load(settings).get(test_id)
     if not _active or kind not in KINDS or not recorded or (kind == "relationships" and not parent):
@@ -148,10 +146,9 @@ def _scope(test_id: str, kind: str, relation: str, table: str, column: str, pare
     changed = {}
     for key in tables:
         layer, _, name = key.partition(".")
-        version, stamp = recorded.get(key) or (None, None)
-        if version is None or stamp is None or lake.commit_stamp(layer, name, version) != stamp:
+        if not lake.same_commit(layer, name, recorded.get(key)):
             return ""  # not followed, or the table was made again since
-        files = lake.data_files_changed_since(layer, name, version, MAX_CHANGED_BYTES)
+        files = lake.data_files_changed_since(layer, name, recorded[key][0], MAX_CHANGED_BYTES)
         if files is None:
             return ""
         changed[key] = files
