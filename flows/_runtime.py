@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import gc
@@ -50,7 +51,8 @@ def without_heartbeats() -> contextlib.AbstractContextManager[object]:
 
 class TemporaryApi:
     """Prefect's API server as ephemeral mode runs it (uvicorn in a subprocess, on Prefect's SQLite
-    database), started by us before ``prefect`` is even imported.
+    database), started by us before ``prefect`` is even imported, and retrying refused writes
+    (``RetryRefusedWrites``).
 
     Prefect's own ephemeral mode imports its whole server package in this process first (about 4 s)
     and only then starts the subprocess, which imports it again. Started here, the subprocess
@@ -83,7 +85,7 @@ class TemporaryApi:
         # no telemetry from a server that lives for one run, unless asked for (offline it logs an ERROR)
         env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ}
         env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
-        args = ["--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port)]
+        args = ["--factory", "flows._runtime:temporary_api_app", "--host", "127.0.0.1", "--port", str(self.port)]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *args, "--log-level", "error", "--lifespan", "on"], env=env
         )
@@ -143,6 +145,76 @@ class TemporaryApi:
             self.process.kill()
             self.process.wait()
         self.process = None
+
+
+class RetryRefusedWrites:
+    """ASGI wrapper that runs a request again, after a short pause, when Prefect answered 503.
+
+    Prefect's API answers 503 to an error a retry can cure, above all SQLite's "database is
+    locked": on its one SQLite file, a write that starts as a read fails at once when another
+    writer (the service recording task runs from events) got there first. Its client then sleeps
+    2 s before trying again, which happened in most no-op pipeline runs. Here the request runs
+    again within milliseconds, as the client's retry would, its transaction having been rolled
+    back; after ``DELAYS`` the 503 goes out, and the client's own backoff takes over.
+    """
+
+    DELAYS = (0.01, 0.03, 0.1, 0.3)
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":  # websockets (events, logs) and the lifespan pass through
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left before its request was read
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        for delay in (*self.DELAYS, None):
+            # each attempt gets the request as it came: routing writes into the scope (root_path, say)
+            refused = await self._attempt(dict(scope), receive, send, body, last=delay is None)
+            if not refused:
+                return
+            await asyncio.sleep(delay or 0)
+
+    async def _attempt(self, scope: dict[str, Any], receive: Any, send: Any, body: bytes, last: bool) -> bool:
+        """Run the request once; True when it was refused with a 503 that was not sent on."""
+        replayed = False
+        refused = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: a disconnect, when the client leaves
+
+        async def forward(message: dict[str, Any]) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and message["status"] == 503 and not last:
+                refused = True
+            if not refused:
+                await send(message)
+
+        try:
+            await self.app(scope, replay, forward)
+        except Exception:
+            # Starlette raises the error again after its handler answered (for the server's log)
+            if not refused:
+                raise
+        return refused
+
+
+def temporary_api_app() -> Any:
+    """The temporary API's application: Prefect's own, run again briefly on a refused write."""
+    from prefect.server.api.server import create_app
+
+    return RetryRefusedWrites(create_app())
 
 
 _active = False

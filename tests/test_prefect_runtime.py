@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from prefect.settings import (
 
 from feedbackloop.settings import Settings
 from feedbackloop.transform import dbt as dbt_module
-from flows._runtime import TemporaryApi, is_ephemeral, local_runs
+from flows._runtime import RetryRefusedWrites, TemporaryApi, is_ephemeral, local_runs
 from flows.pipeline import parse_ahead
 
 EPHEMERAL = {PREFECT_API_URL: None, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: True, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}
@@ -125,3 +127,77 @@ def test_the_route_builder_ends_with_the_server_it_waits_for() -> None:
     for builder in builders:
         builder.join(timeout=5)
     assert builders and not any(builder.is_alive() for builder in builders)
+
+
+class Refused(Exception):
+    """What SQLite's "database is locked" is to Prefect's API: an error a retry can cure."""
+
+
+def _serve(app: object) -> tuple[str, object, threading.Thread]:
+    """``app`` on a real HTTP server in a thread; (base URL, server, thread)."""
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        threading.Event().wait(0.01)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
+
+
+@pytest.fixture
+def refusing_api() -> Iterator[tuple[str, list[bytes], list[int]]]:
+    """An app shaped like Prefect's (mounted under /api, a 503 handler Starlette re-raises after),
+    wrapped as the temporary API is; it refuses the first ``refusals[0]`` requests."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Mount, Route
+
+    bodies: list[bytes] = []
+    refusals = [0]
+
+    async def create(request: Request) -> JSONResponse:
+        bodies.append(await request.body())
+        if len(bodies) <= refusals[0]:
+            raise Refused("database is locked")
+        return JSONResponse({"created": True}, status_code=201)
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"exception_message": "Service Unavailable"}, status_code=503)
+
+    app = Starlette(routes=[Mount("/api", routes=[Route("/runs/", create, methods=["POST"])])],
+                    exception_handlers={Exception: unavailable})  # fmt: skip
+    url, server, thread = _serve(RetryRefusedWrites(app))
+    yield url, bodies, refusals
+    server.should_exit = True  # type: ignore[attr-defined]
+    thread.join(timeout=5)
+
+
+def _post(url: str) -> int:
+    request = urllib.request.Request(f"{url}/api/runs/", data=b'{"name": "silver"}', method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_refused_write_is_run_again_at_once_and_answered(refusing_api: tuple[str, list[bytes], list[int]]) -> None:
+    url, bodies, refusals = refusing_api
+    refusals[0] = 2
+    assert _post(url) == 201  # not the 503 that would have cost the client a 2 s backoff
+    assert bodies == [b'{"name": "silver"}'] * 3  # the same request, routed the same way each time
+
+
+def test_a_write_refused_every_time_gets_the_503_for_the_clients_own_backoff(
+    refusing_api: tuple[str, list[bytes], list[int]],
+) -> None:
+    url, bodies, refusals = refusing_api
+    refusals[0] = 100
+    assert _post(url) == 503
+    assert len(bodies) == len(RetryRefusedWrites.DELAYS) + 1
