@@ -175,12 +175,12 @@ class RetryRefusedWrites:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        for delay in (*self.DELAYS, None):
-            # each attempt gets the request as it came: routing writes into the scope (root_path, say)
-            refused = await self._attempt(dict(scope), receive, send, body, last=delay is None)
-            if not refused:
+        # each attempt gets the request as it came: routing writes into the scope (root_path, say)
+        for delay in self.DELAYS:
+            if not await self._attempt(dict(scope), receive, send, body, last=False):
                 return
-            await asyncio.sleep(delay or 0)
+            await asyncio.sleep(delay)
+        await self._attempt(dict(scope), receive, send, body, last=True)
 
     async def _attempt(self, scope: dict[str, Any], receive: Any, send: Any, body: bytes, last: bool) -> bool:
         """Run the request once; True when it was refused with a 503 that was not sent on."""
