@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
@@ -22,7 +23,8 @@ from prefect.settings import (
 
 from feedbackloop.settings import Settings
 from feedbackloop.transform import dbt as dbt_module
-from flows._runtime import RetryRefusedWrites, TemporaryApi, is_ephemeral, local_runs
+from flows import _runtime
+from flows._runtime import RetryRefusedWrites, TemporaryApi, is_ephemeral, local_runs, startup_without_collection
 from flows.pipeline import parse_ahead
 
 EPHEMERAL = {PREFECT_API_URL: None, PREFECT_SERVER_ALLOW_EPHEMERAL_MODE: True, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: 60}
@@ -54,6 +56,47 @@ def test_work_ahead_runs_before_the_runs(monkeypatch: pytest.MonkeyPatch) -> Non
     done = []
     with temporary_settings(updates=SERVER), local_runs(ahead=lambda: done.append(True)):
         assert done == [True]
+
+
+@pytest.fixture
+def fresh_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A process whose start is still ahead; the collector is left as it was found."""
+    monkeypatch.setattr(_runtime, "_started", False)
+    gc.unfreeze()
+    yield
+    gc.enable()
+    gc.unfreeze()
+
+
+def test_the_start_runs_without_collection_and_freezes_what_it_built(fresh_start: None) -> None:
+    with startup_without_collection():
+        assert not gc.isenabled()
+        built = [[index] for index in range(1000)]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= len(built)
+
+
+def test_collection_comes_back_when_the_start_fails(fresh_start: None) -> None:
+    with pytest.raises(RuntimeError, match="import failed"), startup_without_collection():
+        raise RuntimeError("import failed")
+    assert gc.isenabled()
+
+
+def test_only_the_first_start_of_a_process_freezes(fresh_start: None) -> None:
+    with startup_without_collection():
+        pass
+    gc.unfreeze()
+    with startup_without_collection():
+        assert gc.isenabled()  # a later run's garbage cycles are still collected
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_collector_switched_off_already_is_left_off(fresh_start: None) -> None:
+    gc.disable()
+    with startup_without_collection():
+        pass
+    assert not gc.isenabled()
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_prefect_server_gets_no_temporary_api_and_keeps_its_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
