@@ -74,6 +74,7 @@ def test_the_start_runs_without_collection_and_freezes_what_it_built(fresh_start
         built = [[index] for index in range(1000)]
     assert gc.isenabled()
     assert gc.get_freeze_count() >= len(built)
+    assert not any(tracked is built for tracked in gc.get_objects())  # no collection walks it any more
 
 
 def test_collection_comes_back_when_the_start_fails(fresh_start: None) -> None:
