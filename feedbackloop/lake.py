@@ -103,7 +103,7 @@ class Lake:
         return [action["add"] for actions in commits for action in actions if action.get("add", {}).get("dataChange")]
 
     def data_files_changed_since(
-        self, layer: str, name: str, version: int, max_bytes: int | None = None
+        self, layer: str, name: str, version: int, max_bytes: int | None = None, until: int | None = None
     ) -> tuple[list[str], list[str]] | None:
         """The data files the commits after ``version`` added and removed (rows, not compaction), as
         local paths, each still on disk; None when that cannot be told: a log entry gone, a file
@@ -111,8 +111,9 @@ class Lake:
         ``max_bytes``: after an overwrite, say, reading the whole table costs no more.
 
         A file both added and removed in that span cancels out: its rows are in neither version.
+        ``until`` ends the span at that version instead of the current one.
         """
-        commits = self._local_commits_since(layer, name, version) if self.settings.is_local_lake else None
+        commits = self._local_commits_since(layer, name, version, until) if self.settings.is_local_lake else None
         if commits is None:
             return None
         added: list[str] = []
@@ -191,15 +192,18 @@ class Lake:
                     return None  # a schema or protocol change (an overwrite may come with it)
         return added
 
-    def _local_commits_since(self, layer: str, name: str, version: int) -> list[list[dict[str, Any]]] | None:
-        """The actions of each commit after ``version`` on a local lake, oldest first; None when the
-        table is gone, went back in version, or the log no longer holds every commit."""
+    def _local_commits_since(
+        self, layer: str, name: str, version: int, until: int | None = None
+    ) -> list[list[dict[str, Any]]] | None:
+        """The actions of each commit after ``version`` (up to ``until``, else the current one) on a
+        local lake, oldest first; None when the table is gone, went back in version, or the log no
+        longer holds every commit."""
         current = self.version(layer, name)
-        if current is None or current < version:
+        if current is None or current < version or (until is not None and not version <= until <= current):
             return None
         log = Path(self.uri(layer, name)) / "_delta_log"
         commits = []
-        for v in range(version + 1, current + 1):
+        for v in range(version + 1, (current if until is None else until) + 1):
             try:
                 lines = (log / f"{v:020d}.json").read_text(encoding="utf-8").splitlines()
             except FileNotFoundError:
@@ -210,10 +214,16 @@ class Lake:
     def exists(self, layer: str, name: str) -> bool:
         return self.version(layer, name) is not None
 
-    def read(self, layer: str, name: str, columns: list[str] | None = None, filter_: Any = None) -> pa.Table:
-        dt = self.table(layer, name)
-        if dt is None:
-            raise FileNotFoundError(f"Delta table {layer}/{name} does not exist yet at {self.uri(layer, name)}")
+    def read(
+        self, layer: str, name: str, columns: list[str] | None = None, filter_: Any = None, version: int | None = None
+    ) -> pa.Table:
+        """Rows of the table as it is now, or as of ``version``."""
+        try:
+            dt = DeltaTable(self.uri(layer, name), version=version, storage_options=self.storage_options)
+        except TableNotFoundError:
+            raise FileNotFoundError(
+                f"Delta table {layer}/{name} does not exist yet at {self.uri(layer, name)}"
+            ) from None
         return dt.to_pyarrow_dataset().to_table(columns=columns, filter=filter_)
 
     def column_values(self, layer: str, name: str, column: str) -> set[str]:

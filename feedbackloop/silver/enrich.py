@@ -7,10 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from feedbackloop.lake import Lake
 from feedbackloop.lake_maintenance import data_changed_since
@@ -27,6 +29,9 @@ ENRICHMENT = pa.schema(
     ]
 )
 SILVER = ("silver", "stg_bronze__feedback")
+PENDING_COLUMNS = ["doc_id", "text_hash", "clean_text"]
+# Past this many bytes of new silver files (a rebuilt table, say), the run checks every doc instead.
+MAX_SCANNED_BYTES = 256 * 2**20
 TABLE = ("silver", "feedback_enrichment")
 UNDETERMINED = "und"  # ISO 639-2 for "undetermined": empty or too short to tell
 MIN_LANGUAGE_CHARS = 3
@@ -54,35 +59,60 @@ def _progress_path(settings: Settings) -> Path:
     return settings.state_dir / "enrich.json"
 
 
-def _new_since(settings: Settings, lake: Lake) -> tuple[bool, datetime | None]:
-    """(anything to do, the oldest ``ingested_at`` it can be), from the versions the last run covered.
+@dataclass
+class _Plan:
+    """What this run must enrich, from the versions the last run covered."""
 
-    Silver gains rows only by appends, so a doc not enriched yet was committed after the silver
-    version the last run read, and the log's file statistics bound its ``ingested_at``. Only when
-    the enrichment table changed since in ways this stage did not (an erasure deleted rows, which
-    then count as not enriched) is every doc checked again.
+    todo: bool = True
+    since: datetime | None = None  # the oldest ``ingested_at`` a pending doc can have, when known
+    files: list[str] | None = None  # silver's files that hold exactly the pending docs, when known
+
+
+def _plan(settings: Settings, lake: Lake, silver_version: int) -> _Plan:
+    """Which silver docs are not enriched yet, as cheaply as the log can tell.
+
+    Silver gains rows only by appends. A run enriches exactly the docs silver held at the version
+    it read first (``exact`` in the progress file), so when nothing but this stage has written the
+    enrichment table since, the pending docs are the rows of the files silver added after that
+    version: read those, and nothing else. Otherwise a doc not enriched yet was at least committed
+    after that version, and the log's file statistics bound its ``ingested_at``. Only when the
+    enrichment table changed in ways this stage did not (an erasure deleted rows, which then count
+    as not enriched) is every doc checked again.
     """
     path = _progress_path(settings)
     covered = json.loads(path.read_text()) if path.exists() else {}
-    silver_version, enriched_version = covered.get("silver_version"), covered.get("enrichment_version")
-    if silver_version is None or enriched_version is None:
-        return True, None
-    if data_changed_since(lake, *TABLE, enriched_version):
-        return True, None
-    if not data_changed_since(lake, *SILVER, silver_version):
-        return False, None
-    return True, lake.oldest_added_since(*SILVER, silver_version, "ingested_at")
+    covered_silver, covered_enriched = covered.get("silver_version"), covered.get("enrichment_version")
+    if covered_silver is None or covered_enriched is None or covered_silver > silver_version:
+        return _Plan()
+    stamp = covered.get("silver_stamp")
+    if stamp and stamp[1] is not None and not lake.same_commit(*SILVER, stamp):
+        return _Plan()  # silver was made again since: its versions count from scratch
+    if data_changed_since(lake, *TABLE, covered_enriched):
+        return _Plan()
+    if not data_changed_since(lake, *SILVER, covered_silver):
+        return _Plan(todo=False)
+    changed = lake.data_files_changed_since(*SILVER, covered_silver, MAX_SCANNED_BYTES, until=silver_version)
+    if covered.get("exact") and changed is not None and not changed[1] and _all_hold(changed[0], PENDING_COLUMNS):
+        return _Plan(files=changed[0])
+    return _Plan(since=lake.oldest_added_since(*SILVER, covered_silver, "ingested_at"))
+
+
+def _all_hold(paths: list[str], columns: list[str]) -> bool:
+    return all(set(columns) <= set(pq.read_schema(path).names) for path in paths)
 
 
 def _record_progress(settings: Settings, lake: Lake, silver_version: int | None) -> None:
     path = _progress_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    covered = {"silver_version": silver_version, "enrichment_version": lake.version(*TABLE)}
+    covered: dict[str, Any] = {"silver_version": silver_version, "enrichment_version": lake.version(*TABLE)}
+    if silver_version is not None:
+        covered.update(silver_stamp=lake.stamped(*SILVER, silver_version), exact=True)
     path.write_text(json.dumps(covered))
 
 
-def _pending(lake: Lake, since: datetime | None) -> pa.Table | None:
-    """doc_id, text_hash and clean_text of the silver docs not enriched yet; None when there are none.
+def _pending(lake: Lake, since: datetime | None, silver_version: int) -> pa.Table | None:
+    """doc_id, text_hash and clean_text of the docs silver held at ``silver_version`` and not enriched
+    yet; None when there are none.
 
     Ids first (those ingested since ``since`` when it is known), and the texts of pending docs only.
     The anti-join runs in DuckDB, a tenth of the time of pyarrow's is_in over a million ids. Silver
@@ -92,7 +122,7 @@ def _pending(lake: Lake, since: datetime | None) -> pa.Table | None:
     import duckdb
 
     recent = None if since is None else ds.field("ingested_at") >= pa.scalar(since, pa.timestamp("us", tz="UTC"))
-    ids = lake.read(*SILVER, columns=["doc_id", "ingested_at"], filter_=recent)
+    ids = lake.read(*SILVER, columns=["doc_id", "ingested_at"], filter_=recent, version=silver_version)
     done = lake.read(*TABLE, columns=["doc_id"])
     with duckdb.connect() as conn:
         conn.register("ids", ids)
@@ -102,7 +132,13 @@ def _pending(lake: Lake, since: datetime | None) -> pa.Table | None:
         return None
     oldest = pc.min(todo.column("ingested_at"))
     pending = (ds.field("ingested_at") >= oldest) & ds.field("doc_id").isin(todo.column("doc_id"))
-    return lake.read(*SILVER, columns=["doc_id", "text_hash", "clean_text"], filter_=pending)
+    return lake.read(*SILVER, columns=PENDING_COLUMNS, filter_=pending, version=silver_version)
+
+
+def _pending_in(files: list[str]) -> pa.Table | None:
+    """The pending docs when they are exactly the rows of these silver files (``_plan``)."""
+    table = ds.dataset(files, format="parquet").to_table(columns=PENDING_COLUMNS)
+    return table if table.num_rows else None
 
 
 def enrich_new_feedback(
@@ -115,8 +151,13 @@ def enrich_new_feedback(
     silver_version = lake.version(*SILVER)  # read first: rows silver gains during this run are the next run's
     if silver_version is None:
         return stats
-    todo, since = _new_since(settings, lake)
-    pending = _pending(lake, since) if todo else None
+    plan = _plan(settings, lake, silver_version)
+    if not plan.todo:
+        pending = None
+    elif plan.files is not None:
+        pending = _pending_in(plan.files)
+    else:
+        pending = _pending(lake, plan.since, silver_version)
     if pending is None:
         _record_progress(settings, lake, silver_version)
         return stats
