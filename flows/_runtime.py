@@ -357,15 +357,17 @@ def local_runs(ahead: Callable[[], object] | None = None) -> Iterator[str | None
 def run_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:
     """Run ``feedback-pipeline`` in this process, as `feedbackloop run` does; returns its summary.
 
-    The flows import and dbt parses the project while the temporary API starts (ephemeral mode).
+    The flows import and dbt parses the project while the temporary API starts (ephemeral mode);
+    the warehouse stays open for the run's dbt builds (``warehouse_kept_open``).
     """
+    with contextlib.ExitStack() as warehouse:
 
-    def prepare() -> None:
-        from flows.pipeline import parse_ahead
+        def prepare() -> None:
+            from flows.pipeline import parse_ahead
 
-        parse_ahead(only)
+            parse_ahead(only, keep_open=warehouse)
 
-    with local_runs(ahead=prepare):
-        from flows.pipeline import feedback_pipeline
+        with local_runs(ahead=prepare):
+            from flows.pipeline import feedback_pipeline
 
-        return feedback_pipeline(only=only, force=force)
+            return feedback_pipeline(only=only, force=force)

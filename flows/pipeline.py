@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -106,15 +107,19 @@ STAGES = (
 )  # fmt: skip
 
 
-def parse_ahead(only: list[str] | None = None) -> None:
+def parse_ahead(only: list[str] | None = None, keep_open: ExitStack | None = None) -> None:
     """Parse the dbt project before the run, when a layer build will run here (not as a Databricks job).
 
-    `feedbackloop run` calls it while Prefect's temporary API starts, time it would spend waiting.
+    `feedbackloop run` calls it while Prefect's temporary API starts, time it would spend waiting,
+    and with ``keep_open``, the warehouse stays open for the run's builds until that stack closes.
     """
     settings = get_settings()
     if settings.dbt_runner == "local" and (not only or {"silver", "gold"} & set(only)):
         from feedbackloop.transform.dbt import parse_ahead as parse_project
+        from feedbackloop.transform.dbt import warehouse_kept_open
 
+        if keep_open is not None:
+            keep_open.enter_context(warehouse_kept_open(settings))
         parse_project(settings)
 
 
