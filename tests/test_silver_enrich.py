@@ -64,12 +64,16 @@ def test_a_doc_whose_enrichment_was_deleted_is_enriched_again(settings: Settings
     }
 
 
-def test_a_rerun_after_silver_only_gained_rows_reads_no_enriched_ids(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def enriched_once_then_a_new_doc(settings: Settings) -> None:
     add_silver_docs(settings, "The checkout keeps failing on my phone")
     enrich_new_feedback(settings, "run-1")
     add_silver_docs(settings, "La aplicación se cierra sola")
+
+
+def test_a_rerun_after_silver_only_gained_rows_reads_no_enriched_ids(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enriched_once_then_a_new_doc(settings)
     read = Lake.read
     tables_read: list[str] = []
 
@@ -88,9 +92,7 @@ def test_a_rerun_after_silver_only_gained_rows_reads_no_enriched_ids(
 def test_docs_silver_gains_while_a_run_enriches_are_left_to_the_next_run(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    add_silver_docs(settings, "The checkout keeps failing on my phone")
-    enrich_new_feedback(settings, "run-1")
-    add_silver_docs(settings, "La aplicación se cierra sola")
+    enriched_once_then_a_new_doc(settings)
     plan = enrich._plan
 
     def silver_gains_a_doc_meanwhile(*args: Any) -> Any:
@@ -103,15 +105,13 @@ def test_docs_silver_gains_while_a_run_enriches_are_left_to_the_next_run(
 
     assert enrich_new_feedback(settings, "run-3").docs_enriched == 1
     ids = Lake(settings).read("silver", "feedback_enrichment", columns=["doc_id"]).column("doc_id").to_pylist()
-    assert sorted(ids) == sorted(set(ids)) and len(ids) == 3
+    assert len(ids) == len(set(ids)) == 3  # each doc enriched once
 
 
 def test_progress_an_earlier_release_recorded_has_every_new_doc_checked_against_the_enriched_ids(
     settings: Settings,
 ) -> None:
-    add_silver_docs(settings, "The checkout keeps failing on my phone")
-    enrich_new_feedback(settings, "run-1")
-    add_silver_docs(settings, "La aplicación se cierra sola")
+    enriched_once_then_a_new_doc(settings)
     enrich_new_feedback(settings, "run-2")
     # Earlier releases could enrich docs silver committed after the version they recorded.
     progress = settings.state_dir / "enrich.json"
@@ -122,3 +122,13 @@ def test_progress_an_earlier_release_recorded_has_every_new_doc_checked_against_
 
     assert stats.docs_enriched == 0
     assert len(enriched(settings)) == 2
+
+
+def test_a_silver_commit_without_rows_leaves_nothing_to_enrich(settings: Settings) -> None:
+    enriched_once_then_a_new_doc(settings)
+    enrich_new_feedback(settings, "run-2")
+    add_silver_docs(settings)  # as an incremental build that found nothing new may commit
+
+    stats = enrich_new_feedback(settings, "run-3")
+
+    assert (stats.docs_pending, stats.docs_enriched) == (0, 0)

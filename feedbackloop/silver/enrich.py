@@ -137,6 +137,8 @@ def _pending(lake: Lake, since: datetime | None, silver_version: int) -> pa.Tabl
 
 def _pending_in(files: list[str]) -> pa.Table | None:
     """The pending docs when they are exactly the rows of these silver files (``_plan``)."""
+    if not files:
+        return None  # commits that wrote no file (an incremental build with nothing new)
     table = ds.dataset(files, format="parquet").to_table(columns=PENDING_COLUMNS)
     return table if table.num_rows else None
 
