@@ -46,9 +46,10 @@ class Lake:
             return str(Path(uri).resolve())
         return uri
 
-    def table(self, layer: str, name: str) -> DeltaTable | None:
+    def table(self, layer: str, name: str, version: int | None = None) -> DeltaTable | None:
+        """The table as it is now, or as of ``version``; None when there is no table."""
         try:
-            return DeltaTable(self.uri(layer, name), storage_options=self.storage_options)
+            return DeltaTable(self.uri(layer, name), version=version, storage_options=self.storage_options)
         except TableNotFoundError:
             return None
 
@@ -218,12 +219,9 @@ class Lake:
         self, layer: str, name: str, columns: list[str] | None = None, filter_: Any = None, version: int | None = None
     ) -> pa.Table:
         """Rows of the table as it is now, or as of ``version``."""
-        try:
-            dt = DeltaTable(self.uri(layer, name), version=version, storage_options=self.storage_options)
-        except TableNotFoundError:
-            raise FileNotFoundError(
-                f"Delta table {layer}/{name} does not exist yet at {self.uri(layer, name)}"
-            ) from None
+        dt = self.table(layer, name, version)
+        if dt is None:
+            raise FileNotFoundError(f"Delta table {layer}/{name} does not exist yet at {self.uri(layer, name)}")
         return dt.to_pyarrow_dataset().to_table(columns=columns, filter=filter_)
 
     def column_values(self, layer: str, name: str, column: str) -> set[str]:

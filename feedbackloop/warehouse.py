@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from feedbackloop.bronze.tables import TABLES as BRONZE_TABLES
 from feedbackloop.lake import Lake
@@ -60,6 +61,11 @@ def connect(settings: Settings) -> duckdb.DuckDBPyConnection:
         uri = lake.uri(layer, name).replace("'", "''")
         conn.execute(f"create or replace view {layer}.{name} as select * from delta_scan('{uri}')")
     return conn
+
+
+def files_have_columns(paths: list[str], columns: list[str]) -> bool:
+    """Whether every one of these Parquet files holds all of ``columns`` (read off their footers)."""
+    return all(set(columns) <= set(pq.read_schema(path).names) for path in paths)
 
 
 def parquet_files(paths: list[str]) -> str:

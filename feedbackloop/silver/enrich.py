@@ -12,11 +12,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 
 from feedbackloop.lake import Lake
 from feedbackloop.lake_maintenance import data_changed_since
 from feedbackloop.settings import Settings
+from feedbackloop.warehouse import files_have_columns
 
 ENRICHMENT = pa.schema(
     [
@@ -92,13 +92,11 @@ def _plan(settings: Settings, lake: Lake, silver_version: int) -> _Plan:
     if not data_changed_since(lake, *SILVER, covered_silver):
         return _Plan(todo=False)
     changed = lake.data_files_changed_since(*SILVER, covered_silver, MAX_SCANNED_BYTES, until=silver_version)
-    if covered.get("exact") and changed is not None and not changed[1] and _all_hold(changed[0], PENDING_COLUMNS):
-        return _Plan(files=changed[0])
+    if covered.get("exact") and changed is not None:
+        added, removed = changed
+        if not removed and files_have_columns(added, PENDING_COLUMNS):
+            return _Plan(files=added)
     return _Plan(since=lake.oldest_added_since(*SILVER, covered_silver, "ingested_at"))
-
-
-def _all_hold(paths: list[str], columns: list[str]) -> bool:
-    return all(set(columns) <= set(pq.read_schema(path).names) for path in paths)
 
 
 def _record_progress(settings: Settings, lake: Lake, silver_version: int | None) -> None:

@@ -25,12 +25,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings, get_settings
 from feedbackloop.transform.state import SOURCES_TESTED_BY
-from feedbackloop.warehouse import parquet_files, source_tables
+from feedbackloop.warehouse import files_have_columns, parquet_files, source_tables
 
 FUNCTION = "feedbackloop_test_scope"
 KINDS = ("not_null", "accepted_values", "unique", "relationships")
@@ -109,10 +107,6 @@ def record_passed(settings: Settings, test_ids: Iterable[str]) -> None:
     path.write_text(json.dumps(state, indent=1, sort_keys=True))
 
 
-def _every_file_has(paths: list[str], column: str) -> bool:
-    return all(column in pq.read_schema(path).names for path in paths)
-
-
 def scope(test_id: str, kind: str, relation: str, table: str, column: str, parent: str, parent_field: str) -> str:
     """SQL for the rows test ``test_id`` must check in ``relation`` (the Delta table ``table``, as
     ``layer.name``); '' for every row. ``parent`` and ``parent_field`` name a relationships test's
@@ -153,7 +147,7 @@ def _scope(test_id: str, kind: str, relation: str, table: str, column: str, pare
             return ""
         changed[key] = files
     added, _ = changed[table]
-    if added and not _every_file_has(added, column):
+    if added and not files_have_columns(added, [column]):
         return ""  # a column the files do not hold (a partition column, say)
     if kind in ("not_null", "accepted_values"):
         return f"select * from {parquet_files(added)}" if added else f"select * from {relation} where false"
@@ -172,7 +166,7 @@ def _relationships_scope(
     key has left the parent. A new child row usually arrives with its parent, so the test then
     checks next to nothing, instead of joining every child key with every parent key."""
     new = f"select {column} from {parquet_files(added)}" if added else ""
-    if new and parent_added and _every_file_has(parent_added, field):
+    if new and parent_added and files_have_columns(parent_added, [field]):
         parents = f"select {field} from {parquet_files(parent_added)} where {field} is not null"
         new += f" where {column} not in ({parents})"
     if not parent_removed:
