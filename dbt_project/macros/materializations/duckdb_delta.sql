@@ -14,12 +14,14 @@
   {{ return(materialize_as_delta('append' if incremental else 'overwrite', compiled_code, pre_hooks, post_hooks)) }}
 {% endmaterialization %}
 
-{#- Stage the model in DuckDB, commit, stream it to Delta via the `delta_lake` plugin
-    (feedbackloop/transform/delta_plugin.py), then point the warehouse view at the Delta table. -#}
+{#- Stage the model as a view, commit, and let the `delta_lake` plugin stream its rows into Delta
+    (feedbackloop/transform/delta_plugin.py); then point the warehouse view at the Delta table.
+    A view, not a table: a staged table is written into the warehouse file, only to be read back
+    and dropped (its commit alone took 0.4 s of a 1% rerun's silver build). -#}
 {% macro materialize_as_delta(write_mode, code, pre_hooks, post_hooks) %}
   {%- set location = delta_location(this) -%}
   {%- set target_relation = this.incorporate(type='view') -%}
-  {%- set staging = make_intermediate_relation(this.incorporate(type='table'), suffix='__dbt_stage') -%}
+  {%- set staging = make_intermediate_relation(this.incorporate(type='view'), suffix='__dbt_stage') -%}
   {%- set existing = load_cached_relation(this) -%}
 
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
@@ -27,7 +29,7 @@
   {{ drop_relation_if_exists(load_cached_relation(staging)) }}
 
   {% call statement('stage') -%}
-    {{ create_table_as(False, staging, code) }}
+    {{ create_view_as(staging, code) }}
   {%- endcall %}
   {{ adapter.commit() }}
 
