@@ -17,16 +17,29 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+# The tag of a stage's task run when feedback-pipeline runs the stage (flows.pipeline.as_stage).
+STAGE_TAG = "feedbackloop-stage"
+
 
 def current_run_id() -> str:
-    """The flow run's id; the run (flow name, code version) is recorded once for lineage."""
+    """The stage run's id: its flow run's, or its task run's inside feedback-pipeline.
+
+    The run (stage name, code version) is recorded once for lineage, so a row still names the
+    stage that wrote it, however the stage ran.
+    """
+    from prefect.context import TaskRunContext
     from prefect.runtime import flow_run
 
     from feedbackloop.governance.runs import record_run
     from feedbackloop.settings import get_settings
 
-    run_id = str(flow_run.id) if flow_run.id else f"local-{uuid.uuid4()}"
-    record_run(get_settings(), run_id, flow_run.flow_name or "local")
+    stage = TaskRunContext.get()
+    if stage is not None and STAGE_TAG in stage.task.tags:
+        run_id, name = str(stage.task_run.id), stage.task.name
+    else:
+        run_id = str(flow_run.id) if flow_run.id else f"local-{uuid.uuid4()}"
+        name = flow_run.flow_name or "local"
+    record_run(get_settings(), run_id, name)
     return run_id
 
 

@@ -78,3 +78,31 @@ def test_only_runs_the_named_stages(settings: Settings) -> None:
 def test_an_unknown_stage_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"unknown stages \['gild'\]"):
         feedback_pipeline.fn(only=["gild"])
+
+
+def test_pipeline_runs_its_stages_as_tasks_of_its_own_flow_run(settings: Settings) -> None:
+    import time
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterParentFlowRunId,
+    )
+
+    from flows._runtime import STAGE_TAG
+
+    write_app_store(settings.inbox_dir / "app_store" / "r.csv", [app_store_row("a1")])
+    state = feedback_pipeline(only=["ingest", "silver"], return_state=True)
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        subflows = FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[run_id]))
+        assert client.read_flow_runs(flow_run_filter=subflows) == []
+        deadline = time.monotonic() + 30  # the server records task runs from their events, shortly after
+        while True:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+            stages = {run.name.rsplit("-", 1)[0] for run in runs if STAGE_TAG in run.tags}
+            if stages == {"ingest", "transform"} or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert stages == {"ingest", "transform"}
