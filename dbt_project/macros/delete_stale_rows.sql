@@ -25,7 +25,7 @@
             create or replace table {{ keys }} as select {{ key }} from ({{ stale_keys_sql }}) as stale
         {%- endcall %}
         {% do adapter.commit() %}
-        {% do store_relation('delta_lake', keys, delta_location(this), 'delta:delete:' ~ key, config) %}
+        {% do store_in_delta(keys, delta_location(this), 'delete:' ~ key, config) %}
         {% call statement('drop_stale_keys') -%}
             drop table if exists {{ keys }}
         {%- endcall %}

@@ -33,7 +33,7 @@
   {%- endcall %}
   {{ adapter.commit() }}
 
-  {% do store_relation('delta_lake', staging, location, 'delta:' ~ write_mode, config) %}
+  {% do store_in_delta(staging, location, write_mode, config) %}
 
   {% if existing is not none and existing.type != 'view' %}
     {{ drop_relation_if_exists(existing) }}
