@@ -17,9 +17,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-# The tag of a stage's task run when feedback-pipeline runs the stage (flows.pipeline.as_stage).
-STAGE_TAG = "feedbackloop-stage"
-
 
 def current_run_id() -> str:
     """The stage run's id: its flow run's, or its task run's inside feedback-pipeline.
@@ -34,13 +31,25 @@ def current_run_id() -> str:
     from feedbackloop.settings import get_settings
 
     stage = TaskRunContext.get()
-    if stage is not None and STAGE_TAG in stage.task.tags:
+    if stage is not None and runs_a_flow(stage.task):
         run_id, name = str(stage.task_run.id), stage.task.name
     else:
         run_id = str(flow_run.id) if flow_run.id else f"local-{uuid.uuid4()}"
         name = flow_run.flow_name or "local"
     record_run(get_settings(), run_id, name)
     return run_id
+
+
+def runs_a_flow(task: Any) -> bool:
+    """Whether this task runs a flow's own function: a stage that feedback-pipeline runs as a task.
+
+    Told by the function, not by a tag: a tagged task run asks the API for concurrency slots first.
+    """
+    from prefect import Flow
+
+    fn = task.fn
+    owner = getattr(sys.modules.get(fn.__module__), fn.__name__, None)
+    return isinstance(owner, Flow) and owner.fn is fn
 
 
 def is_ephemeral() -> bool:

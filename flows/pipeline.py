@@ -14,7 +14,6 @@ from prefect.client.schemas.objects import State
 
 from feedbackloop.settings import get_settings
 from feedbackloop.warehouse import layer_counts
-from flows._runtime import STAGE_TAG
 from flows.act import act
 from flows.cdc import cdc
 from flows.drift import drift
@@ -109,8 +108,9 @@ def as_stage(stage: Flow[..., Any]) -> Task[..., Any]:
 
     A subflow run costs about 0.1 s of API round trips (created, two state changes, read back), a
     task run reports through events; the stage flows stay as they are for their own deployments.
+    No tags: a tagged task run asks the API for concurrency slots before it starts.
     """
-    return task(name=stage.name, log_prints=True, cache_policy=NO_CACHE, tags=[STAGE_TAG])(stage.fn)
+    return task(name=stage.name, log_prints=True, cache_policy=NO_CACHE)(stage.fn)
 
 
 STAGES = (

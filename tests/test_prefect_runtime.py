@@ -245,3 +245,15 @@ def test_a_write_refused_every_time_gets_the_503_for_the_clients_own_backoff(
     refusals[0] = 100
     assert _post(url) == 503
     assert len(bodies) == len(RetryRefusedWrites.DELAYS) + 1
+
+
+def test_a_task_running_a_flows_own_function_counts_as_that_flows_run() -> None:
+    from prefect import task
+
+    from flows._runtime import runs_a_flow
+
+    def helper() -> str:
+        return "not a flow"
+
+    assert runs_a_flow(task(probe.fn))
+    assert not runs_a_flow(task(helper))
