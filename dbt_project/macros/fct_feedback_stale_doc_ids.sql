@@ -11,9 +11,17 @@
         reached gold, or be erased.
     A change to the model's SQL itself calls for `--full-refresh` (a changed dbt project gets one).
     When the Delta log tells which docs and records changed since gold's last build, only their rows
-    are compared, and only their rows are read from each doc-keyed input (changed_since_last_build). -#}
+    are compared, and only their rows are read from each doc-keyed input (changed_since_last_build).
+    When every one of them is a doc silver added since then, gold has no row of any of them, and none
+    is read at all. -#}
 {% macro fct_feedback_stale_doc_ids(gold_table) -%}
     {%- set changed = changed_since_last_build() -%}
+    {%- if changed and changed.feedback and changed_feedback_rows(changed) == changed.feedback -%}
+    {#- Every changed doc is a doc silver added since gold's last build (a run that brought only new
+        docs), so gold holds no row of any of them: nothing is stale, and the comparison below would
+        read every row of gold and of three inputs to find none. -#}
+    select doc_id from {{ gold_table }} where false
+    {%- else -%}
     {%- set only_changed = ('where doc_id in (' ~ changed_doc_ids(changed, gold_table) ~ ')') if changed else '' -%}
     select gold.doc_id
     from (select * from {{ gold_table }} {{ only_changed }}) as gold
@@ -46,4 +54,5 @@
         or gold.redacted_agent_text is distinct from redacted.redacted_agent_text
         or gold.redacted_system_notes is distinct from redacted.redacted_system_notes
         or gold.pii_types is distinct from redacted.pii_types
+    {%- endif -%}
 {%- endmacro %}
