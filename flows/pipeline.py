@@ -152,7 +152,7 @@ def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dic
             return
         start = time.perf_counter()
         run = as_stage(stage)
-        stages[name] = tolerate_failure(run) if tolerate else run(**kwargs)
+        stages[name] = tolerate_failure(run, **kwargs) if tolerate else run(**kwargs)
         timings[name] = time.perf_counter() - start
 
     timed("ingest", ingest)
@@ -171,9 +171,9 @@ def feedback_pipeline(only: list[str] | None = None, force: bool = False) -> dic
     return summarize(stages, timings)
 
 
-def tolerate_failure(stage: Task[..., Any]) -> dict[str, Any]:
+def tolerate_failure(stage: Task[..., Any], **kwargs: Any) -> dict[str, Any]:
     """Run a stage whose failure must not block gold, labels or alerts; its next run catches up."""
-    state = cast("State[Any]", stage(return_state=True))  # a sync task's state, not a coroutine
+    state = cast("State[Any]", stage(return_state=True, **kwargs))  # a sync task's state, not a coroutine
     if state.is_completed():
         return state.result()
     return {"status": state.type.value.lower(), "error": str(state.message or state.name)}
