@@ -89,3 +89,13 @@ def test_dbt_source_declares_only_real_bronze_columns() -> None:
 )
 def test_dbt_accepted_values_match_contract_enums(table: str, column: str, enum: type) -> None:
     assert sorted(accepted(bronze_source_columns(table)[column])) == sorted(e.value for e in enum)
+
+
+def test_a_bronze_row_holds_exactly_what_the_record_dumps() -> None:
+    from feedbackloop.ingest.runner import _fields
+
+    feedback = record(platform="ios", rating=2, resolution_status="open")
+    event = TelemetryEvent(event_id="e1", event_at=NOW, ingested_at=NOW, event_type="deploy", deploy_sha="abc1234",
+                           raw_payload="{}", source_file="f", source_offset=1)  # fmt: skip
+    assert _fields(feedback) == feedback.model_dump()
+    assert _fields(event) == event.model_dump()

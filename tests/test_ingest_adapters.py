@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from feedbackloop.ingest.runner import ingest_inbox
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
@@ -104,3 +106,27 @@ def test_generic_mapping_rejects_unknown_canonical_field(tmp_path: Path) -> None
     bad.write_text("source_system: x_src\nformat: csv\ncolumns: {source_record_id: id, customer_text: t, colour: c}\n")
     with pytest.raises(ValueError, match="unknown canonical fields \\['colour'\\]"):
         load_mapping(bad)
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://play.google.com/console/u/0/developers/1/app/2/user-feedback/review-details?reviewId=gp:AOqp_x&corpus=P",
+        "https://x/review?reviewId=gp%3AAO+q",  # escaped, with a plus for a space
+        "https://x/#fragment?reviewId=1",  # after the fragment mark: not the query
+        "https://x/?a=1&reviewId=&reviewId=2",  # a blank value is skipped
+        "https://x/?review%49d=3",  # an escaped name
+        "https://x/p;params?reviewId=4#z",
+        "https://x/?\treviewId=5",  # tabs and newlines are dropped
+        "https://x/no-query",
+        "https://x/?reviewId",
+    ],
+)
+def test_google_play_review_id_reads_the_link_as_urllib_does(link: str) -> None:
+    from urllib.parse import parse_qs, urlparse
+
+    from feedbackloop.ingest.google_play import review_id
+
+    ids = parse_qs(urlparse(link).query).get("reviewId")
+    derived = review_id({"Review Link": link}).startswith("derived:")
+    assert (None if derived else review_id({"Review Link": link})) == (ids[0] if ids else None)

@@ -9,7 +9,7 @@ import pytest
 from feedbackloop.ingest.runner import IngestStats, ingest_inbox
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
-from tests.samples import app_store_row, write_app_store, write_jsonl, write_zendesk, zendesk_ticket
+from tests.samples import app_store_row, telemetry_event, write_app_store, write_jsonl, write_zendesk, zendesk_ticket
 
 
 def quarantine(settings: Settings) -> list[dict]:
@@ -154,3 +154,16 @@ def test_unknown_inbox_folder_is_a_clear_error(settings: Settings) -> None:
     (settings.inbox_dir / "carrier_pigeon").mkdir(parents=True)
     with pytest.raises(ValueError, match="inbox folder 'carrier_pigeon' matches no source"):
         ingest_inbox(settings, "run-1")
+
+
+def test_json_only_the_standard_library_reads_still_lands_as_written(settings: Settings) -> None:
+    # NaN is not JSON; Python's json module writes and reads it, so exports made with it carry it.
+    write_jsonl(settings.inbox_dir / "telemetry" / "t.jsonl", [telemetry_event("e1", "latency", value=float("nan"))])
+    write_zendesk(settings.inbox_dir / "zendesk" / "t.json", [zendesk_ticket(1, score=float("nan"))])
+    stats = ingest_inbox(settings, "run-1")
+    assert (stats.rows_written, stats.rows_quarantined) == (2, 0)
+    lake = Lake(settings)
+    (ticket,) = lake.read("bronze", "feedback").to_pylist()
+    assert '"score": NaN' in ticket["raw_payload"]  # written back as read, not turned into null
+    (event,) = lake.read("bronze", "telemetry_events").to_pylist()
+    assert '"value": NaN' in event["raw_payload"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedbackloop.ingest.runner import ingest_inbox
+from feedbackloop.ingest.runner import PendingFile, discover, ingest_inbox, largest_first
 from feedbackloop.lake import Lake
 from feedbackloop.settings import Settings
 from tests.samples import app_store_row, telemetry_event, write_app_store, write_jsonl, write_zendesk, zendesk_ticket
@@ -32,3 +32,13 @@ def test_a_parallel_rerun_skips_every_file(inbox: Settings) -> None:
     parallel = inbox.model_copy(update={"ingest_workers": 2, "ingest_parallel_min_bytes": 0})
     ingest_inbox(parallel, "run-1")
     assert ingest_inbox(parallel, "run-2").files_skipped == 4
+
+
+def test_workers_take_the_largest_source_first(inbox: Settings) -> None:
+    groups: dict[str, list[PendingFile]] = {}
+    for source, path, product in discover(inbox):
+        groups.setdefault(source, []).append((source, path, product, (str(path), path.stat().st_size, 0)))
+    order = [files[0][0] for files in largest_first(groups)]
+    sizes = [sum(f[3][1] for f in groups[source]) for source in order]
+    assert sorted(order) == ["app_store", "telemetry", "zendesk"]
+    assert sizes == sorted(sizes, reverse=True)

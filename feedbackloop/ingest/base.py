@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 csv.field_size_limit(64 * 1024 * 1024)  # oversize text must reach validation to be counted, not crash csv
 
 
@@ -101,8 +103,18 @@ def read_csv_rows(path: Path, required_columns: set[str]) -> Iterator[RawRow]:
 
 
 def _raw_csv(values: list[str]) -> str:
-    # Kept as JSON so the verbatim field values survive; surrogates are escaped rather than lost.
-    return json.dumps(values, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
+    # Kept as JSON so the verbatim field values survive.
+    return dumps_payload(values)
+
+
+def dumps_payload(value: Any) -> str:
+    """A parsed payload as JSON text for ``raw_payload``: orjson, several times faster than the
+    standard library, unless it refuses; lone surrogates (invalid UTF-8 in the file) are then
+    escaped rather than lost."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def read_jsonl_rows(path: Path) -> Iterator[RawRow]:
@@ -111,6 +123,16 @@ def read_jsonl_rows(path: Path) -> Iterator[RawRow]:
         for line_no, line_bytes in enumerate(fh, start=1):
             if not line_bytes.strip():
                 continue
+            try:
+                # orjson parses 2-3x faster; what it refuses (invalid UTF-8 or JSON, and what only the
+                # standard library accepts, such as NaN) takes the standard path, which words the error.
+                obj = orjson.loads(line_bytes)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                if isinstance(obj, dict):
+                    yield RawRow(line_no, obj, line_bytes.decode("utf-8").rstrip("\r\n"))
+                    continue
             try:
                 line = line_bytes.decode("utf-8")
             except UnicodeDecodeError as exc:

@@ -171,7 +171,7 @@ class RowMapper:
             source_offset=offset,
             **canonical,
         )
-        row = record.model_dump()
+        row = _fields(record)
         row["ingest_run_id"] = self.run_id
         return row
 
@@ -183,9 +183,15 @@ class RowMapper:
             source_offset=offset,
             **canonical,
         )
-        row = record.model_dump()
+        row = _fields(record)
         row["ingest_run_id"] = self.run_id
         return row
+
+
+def _fields(record: FeedbackRecord | TelemetryEvent) -> dict[str, Any]:
+    """The validated record's fields as a row. They are plain values already (no nested models), and
+    ``model_dump`` would serialize each one again (4 us a row, a third of what validating it takes)."""
+    return dict(record.__dict__)
 
 
 class FileIngester:
@@ -288,8 +294,8 @@ PendingFile = tuple[str, Path, str | None, tuple[str, int, int]]  # (source fold
 def ingest_inbox(settings: Settings, run_id: str, progress: Progress | None = None) -> IngestStats:
     """Ingest every file not yet in the checkpoint; returns the counts for the run summary.
 
-    Sources are independent (doc_id includes source_system), so large runs ingest one group of
-    sources per worker process; small runs stay in-process where spawning would cost more.
+    Sources are independent (doc_id includes source_system), so large runs ingest each source's files
+    in a worker process; small runs stay in-process where spawning would cost more.
     """
     lake = Lake(settings)
     done = checkpointed_files(lake)
@@ -314,9 +320,11 @@ def ingest_inbox(settings: Settings, run_id: str, progress: Progress | None = No
     context = multiprocessing.get_context("spawn")  # fork under Prefect's threads can deadlock
     settings_data = settings.model_dump()
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # Each worker takes the next source as soon as it is free: bytes say little about the work a
+        # source costs (a ticket export parses far faster per byte than a CSV), so a split made up
+        # front by bytes left one core idle for a third of a 1M-record run.
         futures = [
-            pool.submit(_ingest_group_in_worker, settings_data, run_id, bundle)
-            for bundle in _balance(list(groups.values()), workers)
+            pool.submit(_ingest_group_in_worker, settings_data, run_id, group) for group in largest_first(groups)
         ]
         for future in as_completed(futures):
             total.add(future.result())
@@ -325,15 +333,9 @@ def ingest_inbox(settings: Settings, run_id: str, progress: Progress | None = No
     return total
 
 
-def _balance(groups: list[list[PendingFile]], workers: int) -> list[list[PendingFile]]:
-    """Largest groups first onto the least loaded worker, by bytes."""
-    bundles: list[list[PendingFile]] = [[] for _ in range(workers)]
-    loads = [0] * workers
-    for group in sorted(groups, key=lambda g: -sum(f[3][1] for f in g)):
-        target = loads.index(min(loads))
-        bundles[target].extend(group)
-        loads[target] += sum(f[3][1] for f in group)
-    return [b for b in bundles if b]
+def largest_first(groups: dict[str, list[PendingFile]]) -> list[list[PendingFile]]:
+    """Each source's files, the source with the most bytes first: the order workers take them in."""
+    return sorted(groups.values(), key=lambda files: -sum(f[3][1] for f in files))
 
 
 def _ingest_group_in_worker(settings_data: dict[str, Any], run_id: str, files: list[PendingFile]) -> IngestStats:

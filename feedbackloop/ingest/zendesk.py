@@ -7,11 +7,20 @@ replies are agent text, and private comments (internal notes) are system notes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from feedbackloop.ingest.base import RawRow, RowError, blank_to_none, parse_timestamp, read_jsonl_rows
+import orjson
+
+from feedbackloop.ingest.base import (
+    RawRow,
+    RowError,
+    blank_to_none,
+    dumps_payload,
+    parse_timestamp,
+    read_jsonl_rows,
+)
 
 # Custom field ids are per Zendesk instance; these are the demo instance's and can be overridden.
 DEFAULT_CUSTOM_FIELDS = {
@@ -23,6 +32,23 @@ DEFAULT_CUSTOM_FIELDS = {
 }
 _VIA_TO_CHANNEL = {"chat": "chat", "native_messaging": "chat", "email": "email", "mail": "email"}
 _AGENT_ROLES = {"agent", "admin"}
+
+
+def _parse(text: str) -> tuple[Any, Callable[[Any], str]]:
+    """The export, and how to write a ticket of it back as its raw payload.
+
+    orjson reads and writes several times faster than the standard library. A document only the
+    standard library reads (NaN, say) is written back by it too, so its raw payloads keep what orjson
+    would change; a document neither reads raises ``json.JSONDecodeError``.
+    """
+    try:
+        return orjson.loads(text), dumps_payload
+    except orjson.JSONDecodeError:
+        return json.loads(text), _dumps_standard
+
+
+def _dumps_standard(ticket: Any) -> str:
+    return json.dumps(ticket, ensure_ascii=False)
 
 
 def _salvage_tickets(text: str) -> tuple[list[dict[str, Any]], str | None]:
@@ -71,15 +97,15 @@ class ZendeskAdapter:
         if not text.strip():
             return
         try:
-            doc = json.loads(text)
+            doc, dump = _parse(text)
             tickets, problem = doc.get("tickets", []) if isinstance(doc, dict) else [], None
             if not isinstance(doc, dict) or "tickets" not in doc:
                 problem = "expected a JSON object with a tickets array"
             self._learn_users(doc.get("users", []) if isinstance(doc, dict) else [])
         except json.JSONDecodeError:
-            tickets, problem = _salvage_tickets(text)
+            (tickets, problem), dump = _salvage_tickets(text), _dumps_standard
         for index, ticket in enumerate(tickets, start=1):
-            yield RawRow(index, ticket, json.dumps(ticket, ensure_ascii=False))
+            yield RawRow(index, ticket, dump(ticket))
         if problem:
             # Keep the unreadable remainder verbatim so nothing in the export is lost.
             yield RawRow(len(tickets) + 1, None, text, problem)
