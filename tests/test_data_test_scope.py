@@ -63,6 +63,14 @@ def test_not_null_checks_only_the_rows_added_since_it_passed(settings: Settings)
     assert checked(settings, scope("not_null")) == [("c",), (None,)]
 
 
+def test_a_test_of_several_columns_checks_only_the_rows_added_since_it_passed(settings: Settings) -> None:
+    lake = Lake(settings)
+    lake.append(*CHILD, rows(key=["a"], note=["x"]))
+    passed(settings, "not_null_columns", column="key,note")
+    lake.append(*CHILD, rows(key=["b"], note=pa.array([None], pa.string())))
+    assert checked(settings, scope("not_null_columns", column="key,note")) == [("b", None)]
+
+
 def test_nothing_added_checks_no_row(settings: Settings) -> None:
     lake = Lake(settings)
     lake.append(*CHILD, rows(key=["a"]))

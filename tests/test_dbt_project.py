@@ -94,6 +94,26 @@ def test_a_failing_data_test_fails_the_build_naming_the_test(loaded: Settings) -
         run_dbt(loaded, ["build", "--select", "silver", "--indirect-selection", "cautious"])
 
 
+def test_a_null_in_a_required_column_fails_the_build_and_the_row_names_it(loaded: Settings) -> None:
+    import pyarrow as pa
+
+    from feedbackloop.bronze.tables import FEEDBACK
+
+    lake = Lake(loaded)
+    row = lake.read("bronze", "feedback").to_pylist()[0]
+    row.update(doc_id="bad", event_at=None)  # bypasses the contract on purpose
+    lake.append("bronze", "feedback", pa.Table.from_pylist([row], schema=FEEDBACK))
+    ensure_source_tables(loaded)
+    with pytest.raises(DbtError, match="not_null_columns_stg_bronze__feedback_source_system"):
+        run_dbt(loaded, ["build", "--select", "silver", "--indirect-selection", "cautious"])
+    results = json.loads((loaded.dbt_project_dir / "target" / "run_results.json").read_text())["results"]
+    (failed,) = [r for r in results if r["status"] == "fail"]
+    query = failed["compiled_code"].replace('"warehouse".', "")  # the lake's views, not dbt's warehouse file
+    with connect(loaded) as conn:
+        failing = conn.execute(f"select doc_id, null_columns from ({query})").fetchall()
+    assert failing == [("bad", "event_at, event_date")]
+
+
 def databricks_env(tmp_path) -> dict[str, str]:
     return {
         "PATH": "",

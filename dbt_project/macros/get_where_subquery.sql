@@ -10,8 +10,10 @@
         {%- if to -%}
             {%- set parent = ref(to.group(1)) -%}
         {%- endif -%}
+        {#- not_null_columns checks several columns: they go as one comma-separated list -#}
+        {%- set columns = kwargs.get('column_name') or (kwargs.get('column_names') or []) | join(',') -%}
         {%- set args = [model.unique_id, test.get('name'), relation | string,
-                        relation.schema ~ '.' ~ relation.identifier, kwargs.get('column_name') or '',
+                        relation.schema ~ '.' ~ relation.identifier, columns,
                         (parent.schema ~ '.' ~ parent.identifier) if parent else '',
                         kwargs.get('field') or ''] -%}
         {%- set quoted = [] -%}

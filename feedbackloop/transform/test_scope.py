@@ -1,9 +1,9 @@
 """Data tests that check only the rows that changed since they last passed.
 
-A ``not_null``, ``accepted_values``, ``unique`` or ``relationships`` test passed over a table at
-some Delta version. Every row still in a file that was live then has been checked, so a rerun
-needs to look only at the rows added since (the files the log added), and for the two tests that
-compare rows with other rows, at the rows those can clash with:
+A ``not_null`` (or ``not_null_columns``), ``accepted_values``, ``unique`` or ``relationships``
+test passed over a table at some Delta version. Every row still in a file that was live then has
+been checked, so a rerun needs to look only at the rows added since (the files the log added),
+and for the two tests that compare rows with other rows, at the rows those can clash with:
   - ``unique``: every row whose value one of the added rows has;
   - ``relationships``: the added rows whose key the parent's added rows do not hold (those
     parents are live), and every row whose parent key has been removed from the parent table since
@@ -31,7 +31,7 @@ from feedbackloop.transform.state import SOURCES_TESTED_BY
 from feedbackloop.warehouse import files_have_columns, parquet_files, source_tables
 
 FUNCTION = "feedbackloop_test_scope"
-KINDS = ("not_null", "accepted_values", "unique", "relationships")
+KINDS = ("not_null", "not_null_columns", "accepted_values", "unique", "relationships")
 # Past this many bytes of changed files (a rebuilt table, say), checking every row costs no more.
 MAX_CHANGED_BYTES = 64 * 2**20
 
@@ -109,8 +109,9 @@ def record_passed(settings: Settings, test_ids: Iterable[str]) -> None:
 
 def scope(test_id: str, kind: str, relation: str, table: str, column: str, parent: str, parent_field: str) -> str:
     """SQL for the rows test ``test_id`` must check in ``relation`` (the Delta table ``table``, as
-    ``layer.name``); '' for every row. ``parent`` and ``parent_field`` name a relationships test's
-    parent table and key ('' otherwise)."""
+    ``layer.name``); '' for every row. ``column`` is the tested column (comma-separated for
+    ``not_null_columns``); ``parent`` and ``parent_field`` name a relationships test's parent table
+    and key ('' otherwise)."""
     try:
         sql = _scope(test_id, kind, relation, table, column, parent, parent_field)
     except Exception:
@@ -147,9 +148,9 @@ def _scope(test_id: str, kind: str, relation: str, table: str, column: str, pare
             return ""
         changed[key] = files
     added, _ = changed[table]
-    if added and not files_have_columns(added, [column]):
+    if added and not files_have_columns(added, column.split(",")):
         return ""  # a column the files do not hold (a partition column, say)
-    if kind in ("not_null", "accepted_values"):
+    if kind in ("not_null", "not_null_columns", "accepted_values"):
         return f"select * from {parquet_files(added)}" if added else f"select * from {relation} where false"
     if kind == "relationships":
         return _relationships_scope(relation, column, parent_field, added, *changed[parent])
