@@ -108,8 +108,12 @@ class TemporaryApi:
         env = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", **os.environ}
         env.update(PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
         args = ["--factory", "flows._runtime:temporary_api_app", "--host", "127.0.0.1", "--port", str(self.port)]
+        _reap_stopped()
+        # stdout: nothing, at this log level; not ours, so a reader of our output is not held by the server's
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", *args, "--log-level", "error", "--lifespan", "on"], env=env
+            [sys.executable, "-m", "uvicorn", *args, "--log-level", "error", "--lifespan", "on"],
+            env=env,
+            stdout=subprocess.DEVNULL,
         )
         builder = threading.Thread(target=self._build_routes, args=(self.process,), name=self.route_builder)
         builder.daemon = True
@@ -156,17 +160,38 @@ class TemporaryApi:
             return bool(response.status == 200)
         return False
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
+        """Stop the server; with ``wait=False`` (a run is over), signal it and go on.
+
+        uvicorn then shuts down gracefully on its own, in 0.1-0.3 s, storing the events it has
+        received; the next run's server needs seconds to start, so none reads the database before.
+        """
         atexit.unregister(self.stop)  # a long-lived process that starts many keeps no stale hooks
         if self.process is None:
             return
         self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if wait:
+            _finish(self.process)
+        else:
+            _stopping.append(self.process)
         self.process = None
+
+
+_stopping: list[subprocess.Popen[bytes]] = []  # servers signalled to stop, not waited for yet
+
+
+def _finish(process: subprocess.Popen[bytes], timeout: float = 5) -> None:
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _reap_stopped() -> None:
+    """Collect the exit of servers stopped without waiting; one that still runs gets 5 s more."""
+    while _stopping:
+        _finish(_stopping.pop())
 
 
 class RetryRefusedWrites:
@@ -373,7 +398,7 @@ def local_runs(ahead: Callable[[], object] | None = None) -> Iterator[str | None
         _active = False
 
         if api is not None:
-            api.stop()
+            api.stop(wait=False)
 
 
 def run_pipeline(only: list[str] | None = None, force: bool = False) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import gc
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -46,9 +47,20 @@ def test_ephemeral_mode_runs_flows_on_a_temporary_api_without_heartbeats(monkeyp
             assert url is not None and url.startswith("http://127.0.0.1:")
             assert get_current_settings().flows.heartbeat_frequency is None
             assert probe() == url
-        # stopped with the runs: nothing answers there any more
-        with pytest.raises(OSError):
-            urllib.request.urlopen(f"{url}/health", timeout=2)
+        # stopped with the runs: signalled, it shuts down by itself, and then nothing answers there
+        assert not still_answering_after(f"{url}/health", seconds=10)
+
+
+def still_answering_after(url: str, seconds: float) -> bool:
+    """Whether ``url`` still answers after ``seconds``: polled until it stops answering or time is up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+        except OSError:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_work_ahead_runs_before_the_runs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,6 +183,19 @@ def test_the_route_builder_ends_with_the_server_it_waits_for() -> None:
     for builder in builders:
         builder.join(timeout=5)
     assert builders and not any(builder.is_alive() for builder in builders)
+
+
+def test_a_server_stopped_without_waiting_is_collected_before_the_next_one_starts() -> None:
+    first = TemporaryApi()
+    first.wait(timeout=120)
+    process = first.process
+    assert process is not None
+    first.stop(wait=False)
+    second = TemporaryApi()
+    try:
+        assert process.returncode is not None  # it ended, and its exit was collected
+    finally:
+        second.stop()
 
 
 class Refused(Exception):
