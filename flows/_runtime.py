@@ -164,7 +164,9 @@ class TemporaryApi:
         """Stop the server; with ``wait=False`` (a run is over), signal it and go on.
 
         uvicorn then shuts down gracefully on its own, in 0.1-0.3 s, storing the events it has
-        received; the next run's server needs seconds to start, so none reads the database before.
+        received. In this process the next server to start waits for that first
+        (``_reap_stopped``); a new process's server needs seconds to import before it opens the
+        database.
         """
         atexit.unregister(self.stop)  # a long-lived process that starts many keeps no stale hooks
         if self.process is None:
