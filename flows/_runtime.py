@@ -259,12 +259,54 @@ class RetryRefusedWrites:
         return refused
 
 
+class RecordEventsBeforeShutdown:
+    """ASGI wrapper that holds the server's shutdown until the events it received are recorded.
+
+    Task runs reach Prefect's database as events, through an in-memory broker: on shutdown its
+    consumers are cancelled, and whatever they had not handled yet was lost (a run's last task runs
+    stayed "Running" or were missing, and the server logged a cancelled flush). The run is over by
+    then, so waiting costs it nothing; ``TIMEOUT`` bounds a broker that never drains.
+    """
+
+    TIMEOUT = 3.0
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def shutdown_when_recorded() -> dict[str, Any]:
+            message: dict[str, Any] = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await self.events_handled(self.TIMEOUT)
+            return message
+
+        await self.app(scope, shutdown_when_recorded, send)
+
+    @staticmethod
+    async def events_handled(timeout: float) -> bool:
+        """Wait until every message the broker delivered has been consumed; False on timeout."""
+        from prefect.server.utilities.messaging import memory
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            # the broker's own depth figures: delivered to a subscriber, and handled by its consumer
+            if all(figures["published"] <= figures["consumed"] for figures in memory.METRICS.values()):
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+
 def temporary_api_app() -> Any:
-    """The temporary API's application: Prefect's own, run again briefly on a refused write."""
+    """The temporary API's application: Prefect's own, run again briefly on a refused write, and
+    stopped only once the events it received are recorded."""
     with startup_without_collection():
         from prefect.server.api.server import create_app
 
-        return RetryRefusedWrites(create_app())
+        return RetryRefusedWrites(RecordEventsBeforeShutdown(create_app()))
 
 
 _active = False

@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from prefect import flow
+from prefect import flow, get_client, task
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.runtime import flow_run
 from prefect.settings import (
     PREFECT_API_URL,
     PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
@@ -49,6 +51,36 @@ def test_ephemeral_mode_runs_flows_on_a_temporary_api_without_heartbeats(monkeyp
             assert probe() == url
         # stopped with the runs: signalled, it shuts down by itself, and then nothing answers there
         assert not still_answering_after(f"{url}/health", seconds=10)
+
+
+@task
+def step(n: int) -> int:
+    return n
+
+
+@flow(name="runtime-probe-steps")
+def probe_steps(count: int) -> str:
+    """Many quick task runs, the last of them finishing just before the run ends."""
+    for n in range(count):
+        step(n)
+    return str(flow_run.id)
+
+
+@pytest.mark.slow
+def test_every_task_run_is_recorded_before_the_temporary_api_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(updates=EPHEMERAL):
+        with local_runs():
+            run_id = probe_steps(40)
+        _runtime._reap_stopped()  # its shutdown is over: whatever it did not record is lost
+        reader = TemporaryApi()
+        try:
+            url = reader.wait(timeout=120)
+            with temporary_settings(updates={PREFECT_API_URL: url}), get_client(sync_client=True) as client:
+                task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+        finally:
+            reader.stop()
+    assert sorted(str(run.state_type.value) for run in task_runs) == ["COMPLETED"] * 40
 
 
 def still_answering_after(url: str, seconds: float) -> bool:
