@@ -11,8 +11,8 @@ and for the two tests that compare rows with other rows, at the rows those can c
 That is exact: a row the scope leaves out passed before, and nothing it depends on has moved.
 
 dbt asks for the scope through ``get_where_subquery`` (``macros/get_where_subquery.sql``), which
-calls the DuckDB function ``feedbackloop_test_scope`` that the delta plugin registers. Only a
-build that feedbackloop runs (``scoped_tests``) is scoped, and a test's versions are recorded
+hands the test's arguments to the delta plugin (``delta_plugin.py``), and the plugin calls ``scope``.
+Only a build that feedbackloop runs (``scoped_tests``) is scoped, and a test's versions are recorded
 only once it has passed. Whenever the versions cannot be followed (no record, a table made again,
 a file vacuumed away, a remote lake), the test checks the whole table.
 """
@@ -30,7 +30,6 @@ from feedbackloop.settings import Settings, get_settings
 from feedbackloop.transform.state import SOURCES_TESTED_BY
 from feedbackloop.warehouse import files_have_columns, parquet_files, source_tables
 
-FUNCTION = "feedbackloop_test_scope"
 KINDS = ("not_null", "not_null_columns", "accepted_values", "unique", "relationships")
 # Past this many bytes of changed files (a rebuilt table, say), checking every row costs no more.
 MAX_CHANGED_BYTES = 64 * 2**20
@@ -178,12 +177,3 @@ def _relationships_scope(
         gone += f" except select {field} from {parquet_files(parent_added)}"
     keys = f"({new}) union ({gone})" if new else gone
     return f"select * from {relation} where {column} in ({keys})"
-
-
-def register(conn: Any) -> None:
-    """Make ``scope`` callable from SQL on this DuckDB database (once per database)."""
-    import duckdb
-
-    # An earlier connection to the same database may have registered it already.
-    with contextlib.suppress(duckdb.CatalogException):
-        conn.create_function(FUNCTION, scope, ["VARCHAR"] * 7, "VARCHAR")
