@@ -163,10 +163,10 @@ class TemporaryApi:
     def stop(self, wait: bool = True) -> None:
         """Stop the server; with ``wait=False`` (a run is over), signal it and go on.
 
-        uvicorn then shuts down gracefully on its own, in 0.1-0.3 s, storing the events it has
-        received. In this process the next server to start waits for that first
-        (``_reap_stopped``); a new process's server needs seconds to import before it opens the
-        database.
+        uvicorn then shuts down gracefully on its own, once the events it has received are
+        recorded (``RecordEventsBeforeShutdown``; about 0.3 s, at most 3 s). In this process the
+        next server to start waits for that first (``_reap_stopped``); a new process's server
+        needs seconds to import before it opens the database.
         """
         atexit.unregister(self.stop)  # a long-lived process that starts many keeps no stale hooks
         if self.process is None:
